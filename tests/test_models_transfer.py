@@ -1,0 +1,74 @@
+"""Block models and transfer protocols."""
+import pytest
+import torch
+
+from tlcore.models import CNN1d, MLP, load_model, save_model
+from tlcore.transfer import Protocol, all_protocols, transfer
+
+
+def test_models_expose_blocks_and_representations():
+    x = torch.randn(7, 40)
+    for model, widths in [(MLP(40, 3, width=16, depth=3, seed=0), [16, 16, 16]),
+                          (CNN1d(40, 3, width=8, depth=3, seed=0), [8 * 20, 8 * 10, 8 * 5])]:
+        assert model.n_blocks == 3 and model(x).shape == (7, 3)
+        reps = model.representations(x)
+        assert [r.shape for r in reps] == [(7, w) for w in widths]
+        # the readout of the last representation is the forward pass
+        assert torch.allclose(model.head(reps[-1]), model(x), atol=1e-6)
+
+
+def test_seeded_init_is_reproducible_and_leaves_global_rng():
+    torch.manual_seed(0)
+    before = torch.rand(1)
+    torch.manual_seed(0)
+    a, b = MLP(5, 2, seed=1), MLP(5, 2, seed=1)
+    assert torch.equal(torch.rand(1), before)
+    assert all(torch.equal(p, q) for p, q in zip(a.parameters(), b.parameters()))
+    assert not torch.equal(MLP(5, 2, seed=2).head.weight, a.head.weight)
+
+
+def test_protocol_validation_and_shorthands():
+    assert Protocol.scratch() == Protocol(0, 0)
+    assert Protocol.linear_probe(4) == Protocol(4, 4)
+    assert Protocol.fine_tune(4) == Protocol(4, 0)
+    assert Protocol.defrost(4, 1) == Protocol(4, 3)
+    with pytest.raises(ValueError, match="frozen_depth=3 > transfer_depth=2"):
+        Protocol(2, 3)
+    with pytest.raises(ValueError, match="transfer_depth=-1"):
+        Protocol(-1, 0)
+    with pytest.raises(ValueError, match="transfer_depth=5 > n_blocks=4"):
+        transfer(MLP(3, 2, depth=4), Protocol(5, 0), 2, seed=0)
+    protos = all_protocols(2)
+    assert protos == [Protocol(0, 0), Protocol(1, 0), Protocol(1, 1), Protocol(2, 0), Protocol(2, 2)]
+
+
+def test_transfer_copies_freezes_and_reinitialises():
+    source = MLP(6, 3, width=8, depth=4, seed=0)
+    model = transfer(source, Protocol(2, 1), n_classes=5, seed=9)
+    for i in range(2):
+        assert all(torch.equal(p, q) for p, q in zip(model.blocks[i].parameters(), source.blocks[i].parameters()))
+    for i in range(2, 4):
+        assert not torch.equal(model.blocks[i][0].weight, source.blocks[i][0].weight)
+    assert model.head.out_features == 5
+    assert [p.requires_grad for p in model.blocks[0].parameters()] == [False, False]
+    assert all(p.requires_grad for b in model.blocks[1:] for p in b.parameters())
+    assert all(p.requires_grad for p in source.parameters())  # the source is untouched
+    # the same seed re-initialises the same way, so protocols share their fresh layers
+    other = transfer(source, Protocol(1, 0), n_classes=5, seed=9)
+    assert torch.equal(other.blocks[3][0].weight, model.blocks[3][0].weight)
+
+
+def test_save_and_load_roundtrip(tmp_path):
+    model = CNN1d(40, 4, width=4, depth=2, seed=3)
+    save_model(model, tmp_path / "m.pt")
+    back = load_model(tmp_path / "m.pt")
+    x = torch.randn(3, 40)
+    assert type(back) is CNN1d and torch.equal(back(x), model(x))
+    (tmp_path / "bad.pt").write_bytes(b"not a model")
+    with pytest.raises(ValueError, match="not a tlcore model file"):
+        load_model(tmp_path / "bad.pt")
+    torch.save({"weights": torch.zeros(2)}, tmp_path / "other.pt")
+    with pytest.raises(ValueError, match="not a tlcore model file"):
+        load_model(tmp_path / "other.pt")
+    with pytest.raises(FileNotFoundError):
+        load_model(tmp_path / "missing.pt")

@@ -1,0 +1,89 @@
+"""The batched engine against the idiomatic one-network-at-a-time PyTorch loop."""
+import copy
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+
+from tlcore.models import CNN1d, MLP
+from tlcore.train import BatchStream, accuracy, fit
+from tlcore.transfer import Protocol, transfer
+
+
+def _alone(model, x, y, subset, seed, steps, batch_size, lr, weight_decay=0.0):
+    """Reference: nn.Module + torch.optim.Adam, one network, the same batches."""
+    model = copy.deepcopy(model)
+    opt = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=lr,
+                           weight_decay=weight_decay)
+    for batch in BatchStream(torch.as_tensor(subset), batch_size, seed).take(steps):
+        opt.zero_grad()
+        F.cross_entropy(model(x[batch]), y[batch]).backward()
+        opt.step()
+    return model
+
+
+@pytest.mark.parametrize("arch", ["mlp", "cnn1d"])
+def test_members_match_networks_trained_alone(arch):
+    g = torch.Generator().manual_seed(0)
+    x = torch.randn(300, 16, generator=g)
+    y = (x[:, 0] + x[:, 1] > 0).long() + (x[:, 2] > 0.5).long()
+    make = (lambda s: MLP(16, 3, width=12, depth=3, seed=s)) if arch == "mlp" else \
+        (lambda s: CNN1d(16, 3, width=4, depth=2, seed=s))
+    source = make(100)
+    models = [make(1), transfer(source, Protocol(2, 2), 3, seed=2),
+              transfer(source, Protocol(1, 0), 3, seed=3), make(4)]
+    subsets = [torch.arange(30), torch.arange(200), torch.arange(50, 250), torch.arange(64)]
+    seeds = [11, 12, 13, 14]
+    ens = fit(models, x, y, subsets, seeds, steps=60, batch_size=64, lr=3e-3, weight_decay=1e-3,
+              device="cpu", chunk_steps=25)
+    trained = ens.to_models()
+    for e, model in enumerate(models):
+        ref = _alone(model, x, y, subsets[e], seeds[e], 60, 64, 3e-3, 1e-3)
+        for (name, p), q in zip(ref.named_parameters(), trained[e].parameters()):
+            assert torch.allclose(p, q, atol=2e-5), (e, name, (p - q).abs().max())
+            assert p.requires_grad == q.requires_grad
+    # frozen blocks did not move at all; trained ones did
+    assert torch.equal(trained[1].blocks[1][0].weight, source.blocks[1][0].weight)
+    assert not torch.equal(trained[2].blocks[0][0].weight, source.blocks[0][0].weight)
+    # the input models are untouched
+    assert torch.equal(models[0].head.weight, make(1).head.weight)
+    acc = accuracy(trained, x, y, device="cpu")
+    assert np.allclose(acc, ens.accuracy(x, y))
+    assert acc[1] >= 0 and acc.max() > 0.6  # training learned something
+
+
+def test_batch_stream_covers_each_epoch_once():
+    stream = BatchStream(torch.arange(10, 20), batch_size=3, seed=0)
+    batches = stream.take(6)  # 3 batches per epoch, remainder dropped
+    for epoch in (batches[:3], batches[3:]):
+        values = epoch.flatten().tolist()
+        assert len(set(values)) == 9 and set(values) <= set(range(10, 20))
+    assert torch.equal(BatchStream(torch.arange(5), 8, 0).take(2), torch.arange(5).expand(2, 5))
+    again = BatchStream(torch.arange(10, 20), batch_size=3, seed=0)
+    assert torch.equal(torch.cat([again.take(2), again.take(4)]), batches)
+
+
+def test_fit_is_deterministic():
+    x, y = torch.randn(100, 5), torch.randint(0, 2, (100,))
+    models = [MLP(5, 2, width=8, depth=2, seed=s) for s in range(3)]
+    runs = [fit(models, x, y, [torch.arange(40)] * 3, [1, 2, 3], steps=20, device="cpu") for _ in range(2)]
+    for n in runs[0].names:
+        assert torch.equal(runs[0].params[n], runs[1].params[n])
+
+
+def test_fit_rejects_bad_input():
+    x, y = torch.randn(50, 5), torch.randint(0, 2, (50,))
+    m = MLP(5, 2, width=4, depth=2)
+    with pytest.raises(ValueError, match="input size mismatch: model 0 expects in_dim=6"):
+        fit([MLP(6, 2)], x, y, [torch.arange(5)], [0])
+    with pytest.raises(ValueError, match="1 models, 2 subsets"):
+        fit([m], x, y, [torch.arange(5)] * 2, [0])
+    with pytest.raises(ValueError, match="NaN"):
+        fit([m], torch.full((50, 5), float("nan")), y, [torch.arange(5)], [0])
+    with pytest.raises(ValueError, match="outside the 50 examples"):
+        fit([m], x, y, [torch.arange(45, 55)], [0])
+    with pytest.raises(ValueError, match="does not share the architecture"):
+        fit([m, MLP(5, 2, width=5, depth=2)], x, y, [torch.arange(5)] * 2, [0, 1])
+    with pytest.raises(ValueError, match="label 2 does not fit"):
+        fit([m], x, torch.full((50,), 2), [torch.arange(5)], [0])

@@ -1,0 +1,214 @@
+"""Train many networks of one architecture at once, as one batched ensemble.
+
+A transfer-depth map needs thousands of small networks. Trained one after another, each step of
+each network pays Python and kernel-launch overhead for a tiny amount of arithmetic. Here the
+members' weights are stacked along a leading axis and the forward pass is ``torch.func.vmap`` of
+the model's own ``forward`` over that axis, so one step of the whole ensemble is one set of batched
+kernels. Members may differ in initial weights, frozen blocks (read from ``requires_grad``),
+training subset (and its size) and data-order seed; each member sees exactly the batches and the
+Adam updates it would see if trained alone.
+"""
+from __future__ import annotations
+
+import copy
+import math
+from typing import Sequence
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch.func import functional_call, vmap
+
+from .models import BlockModel
+from .validation import as_tensor, check_int, resolve_device
+
+__all__ = ["Ensemble", "BatchStream", "fit", "accuracy"]
+
+
+class BatchStream:
+    """The data order of one member: reshuffled epochs of its subset cut into fixed-size batches.
+
+    A subset no larger than ``batch_size`` is used whole at every step (full-batch training);
+    otherwise each epoch is a fresh permutation (from ``seed``) cut into ``n // batch_size``
+    batches, the remainder dropped, so every step has the same batch size.
+    """
+
+    def __init__(self, subset: torch.Tensor, batch_size: int, seed: int):
+        self.subset = subset
+        self.batch = min(batch_size, len(subset))
+        self.full_batch = len(subset) <= batch_size
+        self.generator = torch.Generator().manual_seed(int(seed))
+        self._pending = torch.empty(0, self.batch, dtype=torch.long)
+
+    def take(self, steps: int) -> torch.Tensor:
+        """The next ``steps`` batches, shape ``(steps, batch)`` (indices into the data)."""
+        if self.full_batch:
+            return self.subset.expand(steps, -1)
+        chunks = [self._pending]
+        have = len(self._pending)
+        per_epoch = len(self.subset) // self.batch
+        while have < steps:
+            order = self.subset[torch.randperm(len(self.subset), generator=self.generator)]
+            chunks.append(order[: per_epoch * self.batch].view(per_epoch, self.batch))
+            have += per_epoch
+        out = torch.cat(chunks)
+        self._pending = out[steps:]
+        return out[:steps]
+
+
+class Ensemble:
+    """``E`` networks of one architecture held as stacked tensors on one device."""
+
+    def __init__(self, models: Sequence[BlockModel], device="auto"):
+        if len(models) == 0:
+            raise ValueError("an ensemble needs at least one model")
+        self.device = resolve_device(device)
+        first = models[0]
+        shapes = {n: p.shape for n, p in first.named_parameters()}
+        for i, m in enumerate(models):
+            other = {n: p.shape for n, p in m.named_parameters()}
+            if type(m) is not type(first) or other != shapes:
+                raise ValueError(f"model {i} ({type(m).__name__}, {m.config}) does not share the "
+                                 f"architecture of model 0 ({type(first).__name__}, {first.config})")
+        self.template = copy.deepcopy(first).to("meta")
+        self.config = dict(first.config)
+        self.names = list(shapes)
+        self.params = {n: torch.stack([m.get_parameter(n).detach() for m in models]).to(self.device)
+                       for n in self.names}
+        # 1.0 where a member trains a tensor, 0.0 where it is frozen: shape (E, 1, ..., 1)
+        self.trainable = {
+            n: torch.tensor([float(m.get_parameter(n).requires_grad) for m in models],
+                            device=self.device).view(-1, *[1] * len(shapes[n]))
+            for n in self.names}
+        self._forward = vmap(self._single_forward)
+        self._forward_shared = vmap(self._single_forward, in_dims=(0, None))
+
+    def __len__(self) -> int:
+        return int(next(iter(self.params.values())).shape[0])
+
+    def _single_forward(self, params, x):
+        return functional_call(self.template, params, (x,))
+
+    def logits(self, x: torch.Tensor) -> torch.Tensor:
+        """Per-member inputs ``(E, B, D)`` to logits ``(E, B, C)``."""
+        return self._forward(self.params, x)
+
+    @torch.no_grad()
+    def predict(self, x: torch.Tensor, chunk: int = 4096) -> torch.Tensor:
+        """Shared inputs ``(N, D)`` to predicted labels ``(E, N)`` on the ensemble's device."""
+        x = x.to(self.device)
+        return torch.cat([self._forward_shared(self.params, x[i:i + chunk]).argmax(-1)
+                          for i in range(0, len(x), chunk)], dim=1)
+
+    def accuracy(self, x: torch.Tensor, y: torch.Tensor, chunk: int = 4096) -> np.ndarray:
+        """Fraction of correct predictions of every member on shared data, shape ``(E,)``."""
+        y = y.to(self.device)
+        return (self.predict(x, chunk) == y).float().mean(dim=1).cpu().numpy()
+
+    def to_models(self) -> list[BlockModel]:
+        """Back to independent CPU modules, frozen flags preserved."""
+        out = []
+        for e in range(len(self)):
+            model = type(self.template)(**self.config)
+            with torch.no_grad():
+                for n in self.names:
+                    p = model.get_parameter(n)
+                    p.copy_(self.params[n][e].cpu())
+                    p.requires_grad_(bool(self.trainable[n].view(-1)[e]))
+            out.append(model)
+        return out
+
+
+def fit(models: Sequence[BlockModel], x, y, subsets: Sequence, seeds: Sequence[int], *,
+        steps: int = 500, batch_size: int = 128, lr: float = 1e-3, weight_decay: float = 0.0,
+        device="auto", chunk_steps: int = 64) -> Ensemble:
+    """Train every model on its own subset of ``(x, y)`` with Adam, all in one batched ensemble.
+
+    ``models[e]`` trains on ``x[subsets[e]]`` for ``steps`` steps of ``min(batch_size, len(subset))``
+    examples in the order given by ``BatchStream(subsets[e], batch_size, seeds[e])``, with Adam
+    (PyTorch's defaults, L2 ``weight_decay`` added to the gradient as ``torch.optim.Adam`` does).
+    Parameters with ``requires_grad = False`` in a member stay exactly as they are in that member.
+    Returns the trained :class:`Ensemble`; the input models are not modified.
+    """
+    n = len(models)
+    if not (len(subsets) == len(seeds) == n):
+        raise ValueError(f"got {n} models, {len(subsets)} subsets and {len(seeds)} seeds; "
+                         "one of each per member is needed")
+    check_int("steps", steps, low=0)
+    check_int("batch_size", batch_size, low=1)
+    x = as_tensor("x", x)
+    y = torch.as_tensor(y)
+    if x.ndim != 2 or y.shape != (x.shape[0],):
+        raise ValueError(f"x must be (N, D) and y (N,), got x {tuple(x.shape)} and y {tuple(y.shape)}")
+    for i, m in enumerate(models):
+        if m.in_dim != x.shape[1]:
+            raise ValueError(f"input size mismatch: model {i} expects in_dim={m.in_dim}, "
+                             f"the data has {x.shape[1]} features")
+        if int(y.max()) >= m.config["n_classes"]:
+            raise ValueError(f"label {int(y.max())} does not fit model {i} with "
+                             f"n_classes={m.config['n_classes']}")
+    subsets = [torch.as_tensor(s, dtype=torch.long) for s in subsets]
+    for i, s in enumerate(subsets):
+        if len(s) == 0 or int(s.min()) < 0 or int(s.max()) >= len(x):
+            raise ValueError(f"subset {i} is empty or indexes outside the {len(x)} examples")
+
+    ens = Ensemble(models, device)
+    dev = ens.device
+    x, y = x.to(dev), y.to(dev, torch.long)
+    streams = [BatchStream(s, batch_size, seed) for s, seed in zip(subsets, seeds)]
+    width = max(st.batch for st in streams)
+    # Each member's loss is the mean over its own batch: weight 1/b on its b real slots, 0 on padding.
+    weights = torch.zeros(n, width, device=dev)
+    for e, st in enumerate(streams):
+        weights[e, : st.batch] = 1.0 / st.batch
+
+    names = [k for k in ens.names if bool(ens.trainable[k].any())]
+    params = [ens.params[k].requires_grad_(True) for k in names]
+    masks = [ens.trainable[k] for k in names]
+    exp_avg = [torch.zeros_like(p) for p in params]
+    exp_avg_sq = [torch.zeros_like(p) for p in params]
+    beta1, beta2, eps = 0.9, 0.999, 1e-8
+
+    done = 0
+    while done < steps:
+        block = min(chunk_steps, steps - done)
+        idx = torch.zeros(block, n, width, dtype=torch.long)
+        for e, st in enumerate(streams):
+            idx[:, e, : st.batch] = st.take(block)
+        idx = idx.to(dev)
+        for s in range(block):
+            xb, yb = x[idx[s]], y[idx[s]]
+            logits = ens.logits(xb)
+            ce = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), yb.reshape(-1),
+                                 reduction="none").view(n, width)
+            grads = torch.autograd.grad((ce * weights).sum(), params)
+            t = done + s + 1
+            with torch.no_grad():
+                _adam_step(params, grads, masks, exp_avg, exp_avg_sq, t, lr, beta1, beta2, eps,
+                           weight_decay)
+        done += block
+    for p in params:
+        p.requires_grad_(False)
+    return ens
+
+
+def _adam_step(params, grads, masks, exp_avg, exp_avg_sq, t, lr, beta1, beta2, eps, weight_decay):
+    """``torch.optim.Adam``'s update, masked per member so frozen tensors never move."""
+    if weight_decay:
+        grads = torch._foreach_add(grads, params, alpha=weight_decay)
+    grads = torch._foreach_mul(grads, masks)
+    torch._foreach_lerp_(exp_avg, grads, 1 - beta1)
+    torch._foreach_mul_(exp_avg_sq, beta2)
+    torch._foreach_addcmul_(exp_avg_sq, grads, grads, 1 - beta2)
+    bias1, bias2_sqrt = 1 - beta1 ** t, math.sqrt(1 - beta2 ** t)
+    denom = torch._foreach_sqrt(exp_avg_sq)
+    torch._foreach_div_(denom, bias2_sqrt)
+    torch._foreach_add_(denom, eps)
+    steps = torch._foreach_div(exp_avg, denom)
+    torch._foreach_mul_(steps, masks)
+    torch._foreach_add_(params, steps, alpha=-lr / bias1)
+
+
+def accuracy(models: Sequence[BlockModel], x, y, device="auto") -> np.ndarray:
+    """Test accuracy of each model on shared data, computed as one batched ensemble."""
+    return Ensemble(models, device).accuracy(as_tensor("x", x), torch.as_tensor(y))

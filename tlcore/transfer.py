@@ -1,0 +1,101 @@
+"""Transfer protocols: how many source blocks to copy, and how many of those to freeze.
+
+A protocol is two integers, ``(transfer_depth, frozen_depth)`` with
+``0 <= frozen_depth <= transfer_depth <= n_blocks``. It covers every recipe in the paper:
+
+=====================  =========================
+scratch                ``(0, 0)``
+linear probe           ``(L, L)`` (standard recipe: retrain only the readout)
+full fine-tuning       ``(L, 0)``
+incremental defrosting ``(L, f)``
+first layers only      ``(l, l)`` frozen, ``(l, 0)`` fine-tuned
+=====================  =========================
+"""
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass
+
+from .models import BlockModel, build_model, model_kind
+from .validation import check_int
+
+__all__ = ["Protocol", "transfer", "all_protocols"]
+
+
+@dataclass(frozen=True, order=True)
+class Protocol:
+    """Copy the first ``transfer_depth`` blocks of the source; freeze the first ``frozen_depth``."""
+
+    transfer_depth: int
+    frozen_depth: int = 0
+
+    def __post_init__(self):
+        check_int("transfer_depth", self.transfer_depth, low=0)
+        check_int("frozen_depth", self.frozen_depth, low=0)
+        if self.frozen_depth > self.transfer_depth:
+            raise ValueError(f"impossible protocol: frozen_depth={self.frozen_depth} > "
+                             f"transfer_depth={self.transfer_depth} (only transferred blocks can be frozen)")
+
+    def check(self, n_blocks: int) -> "Protocol":
+        """Raise unless this protocol fits a network of ``n_blocks`` blocks."""
+        if self.transfer_depth > n_blocks:
+            raise ValueError(f"impossible protocol: transfer_depth={self.transfer_depth} > "
+                             f"n_blocks={n_blocks}")
+        return self
+
+    @property
+    def name(self) -> str:
+        t, f = self.transfer_depth, self.frozen_depth
+        if t == 0:
+            return "scratch"
+        return f"transfer {t}, freeze {f}" if f else f"transfer {t}, fine-tune"
+
+    # Named recipes ------------------------------------------------------------------
+    @classmethod
+    def scratch(cls) -> "Protocol":
+        return cls(0, 0)
+
+    @classmethod
+    def linear_probe(cls, n_blocks: int) -> "Protocol":
+        return cls(n_blocks, n_blocks)
+
+    @classmethod
+    def fine_tune(cls, n_blocks: int) -> "Protocol":
+        return cls(n_blocks, 0)
+
+    @classmethod
+    def defrost(cls, n_blocks: int, n_defrosted: int) -> "Protocol":
+        """Transfer everything and let the last ``n_defrosted`` blocks train (incremental defrosting)."""
+        check_int("n_defrosted", n_defrosted, low=0, high=n_blocks)
+        return cls(n_blocks, n_blocks - n_defrosted)
+
+
+def all_protocols(n_blocks: int, frozen: bool = True, fine_tuned: bool = True) -> list[Protocol]:
+    """``(l, l)`` and/or ``(l, 0)`` for every ``l`` in ``0..n_blocks``, scratch once, sorted."""
+    out = set()
+    for depth in range(n_blocks + 1):
+        if frozen:
+            out.add(Protocol(depth, depth))
+        if fine_tuned:
+            out.add(Protocol(depth, 0))
+    return sorted(out)
+
+
+def transfer(source_model: BlockModel, protocol: Protocol, n_classes: int, seed: int) -> BlockModel:
+    """A new model for the target: source blocks copied and frozen as the protocol says.
+
+    The new model has the source's architecture with a readout for ``n_classes``, freshly
+    initialised from ``seed``; its first ``transfer_depth`` blocks are copies of the source's and
+    the first ``frozen_depth`` of them have ``requires_grad = False`` (the training engine reads
+    this flag). The source model is not modified.
+    """
+    if not isinstance(protocol, Protocol):
+        protocol = Protocol(*protocol)
+    protocol.check(source_model.n_blocks)
+    config = {**source_model.config, "n_classes": n_classes}
+    model = build_model(model_kind(source_model), seed=seed, **config)
+    for i in range(protocol.transfer_depth):
+        model.blocks[i].load_state_dict(copy.deepcopy(source_model.blocks[i].state_dict()))
+    for i in range(protocol.frozen_depth):
+        model.blocks[i].requires_grad_(False)
+    return model

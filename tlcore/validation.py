@@ -1,0 +1,56 @@
+"""Input checks shared by the public entry points.
+
+Validate once where the user calls in, with a message that names the offending value,
+then let the inner code assume clean inputs.
+"""
+from __future__ import annotations
+
+import math
+from typing import Iterable
+
+import numpy as np
+import torch
+
+
+def check_range(name: str, value, low, high) -> None:
+    """Raise ValueError unless ``low <= value <= high`` (and value is a finite number)."""
+    try:
+        ok = math.isfinite(float(value)) and low <= value <= high
+    except (TypeError, ValueError):
+        raise TypeError(f"{name} must be a number, got {value!r}") from None
+    if not ok:
+        raise ValueError(f"{name}={value!r} is out of range [{low}, {high}]")
+
+
+def check_int(name: str, value, low: int = 0, high: int | None = None) -> int:
+    """Return ``value`` as int, raising if it is not an integer in ``[low, high]``."""
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+        raise TypeError(f"{name} must be an integer, got {value!r}")
+    if value < low or (high is not None and value > high):
+        bound = f"[{low}, {high}]" if high is not None else f">= {low}"
+        raise ValueError(f"{name}={value!r} is out of range {bound}")
+    return int(value)
+
+
+def check_known(kind: str, name: str, known: Iterable[str]) -> None:
+    """Raise ValueError for a name that is not among the known ones, listing them."""
+    known = list(known)
+    if name not in known:
+        raise ValueError(f"unknown {kind} {name!r}; expected one of {sorted(known)}")
+
+
+def as_tensor(name: str, x, device=None, dtype=torch.float32) -> torch.Tensor:
+    """A float tensor from an array or tensor, rejecting NaN and inf values."""
+    t = torch.as_tensor(np.asarray(x) if not isinstance(x, torch.Tensor) else x)
+    t = t.to(device=device, dtype=dtype)
+    if not torch.isfinite(t).all():
+        bad = int((~torch.isfinite(t)).sum())
+        raise ValueError(f"{name} holds {bad} NaN or inf value(s)")
+    return t
+
+
+def resolve_device(device: str | torch.device = "auto") -> torch.device:
+    """``"auto"`` picks CUDA when present, else the CPU; anything else is passed to torch."""
+    if isinstance(device, str) and device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(device)
