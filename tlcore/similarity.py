@@ -1,0 +1,254 @@
+"""How alike are two representations of the same inputs? CKA variants and neighbourhood measures.
+
+All functions take ``(N, features)`` tensors or arrays of the same N points (higher-rank inputs
+are flattened per point), run on the GPU when present (``device="auto"``), and return floats.
+
+* ``linear_cka``, ``rbf_cka``, ``debiased_cka``: centred kernel alignment (Kornblith et al. 2019);
+  the debiased one uses the unbiased HSIC estimator (Song et al. 2012), so independent data
+  scores near 0 at any N.
+* ``neighbourhood_overlap``, ``label_overlap``: the fraction of k nearest neighbours shared by two
+  representations, or sharing the point's label (Doimo et al. 2020).
+* ``information_imbalance``: Delta(A -> B) = (2/N) <rank in B of the k nearest neighbours in A>,
+  (Glielmo et al. 2022): near 0 when A predicts B's neighbourhoods, near 1 when it does not.
+
+Neighbourhoods exclude the point itself and are found with exact distances computed in chunks of
+rows (memory O(chunk x N), not O(N^2)). Ties in distance go to the lower index, so results are
+deterministic. kNN measures compute distances in float64 by default so that ranks agree with
+exact references; pass ``dtype=torch.float32`` for speed on large GPU problems.
+"""
+from __future__ import annotations
+
+from typing import Callable, Sequence
+
+import numpy as np
+import torch
+
+from .validation import as_tensor, check_int, check_known, resolve_device
+
+__all__ = ["linear_cka", "rbf_cka", "debiased_cka", "neighbourhood_overlap", "label_overlap",
+           "information_imbalance", "layerwise", "knn_indices", "MEASURES"]
+
+_CHUNK_ELEMENTS = 2 ** 25  # distance entries held at once (256 MB in float64)
+
+
+# --------------------------------------------------------------------------- validation
+
+
+def _points(name, x, device, dtype) -> torch.Tensor:
+    t = as_tensor(name, x, device=device, dtype=dtype)
+    if t.ndim < 2:
+        raise ValueError(f"{name} must have shape (N, features), got {tuple(t.shape)}")
+    return t.reshape(t.shape[0], -1)
+
+
+def _pair(x, y, device, dtype) -> tuple[torch.Tensor, torch.Tensor]:
+    dev = resolve_device(device)
+    x, y = _points("x", x, dev, dtype), _points("y", y, dev, dtype)
+    if x.shape[0] != y.shape[0]:
+        raise ValueError(f"x and y must hold the same points: x has {x.shape[0]} rows "
+                         f"{tuple(x.shape)}, y has {y.shape[0]} {tuple(y.shape)}")
+    if x.shape[0] < 2:
+        raise ValueError(f"need at least 2 points, got {x.shape[0]}")
+    return x, y
+
+
+def _check_k(k, n) -> int:
+    check_int("k", k, low=1)
+    if k >= n:
+        raise ValueError(f"k={k} must be smaller than the number of points N={n}")
+    return int(k)
+
+
+# --------------------------------------------------------------------------- CKA
+
+
+def linear_cka(x, y, device="auto") -> float:
+    """Linear CKA: ``||Y^T X||_F^2 / (||X^T X||_F ||Y^T Y||_F)`` on column-centred features."""
+    x, y = _pair(x, y, device, torch.float64)
+    x, y = x - x.mean(0), y - y.mean(0)
+    cross = (y.T @ x).square().sum()
+    return float(cross / ((x.T @ x).norm() * (y.T @ y).norm()))
+
+
+def _debiased_dot(xty, rows_x, rows_y, norm_x, norm_y, n):
+    # Unbiased HSIC numerator for centred features (Kornblith et al.'s feature-space form).
+    return xty - n / (n - 2.0) * (rows_x @ rows_y) + norm_x * norm_y / ((n - 1) * (n - 2))
+
+
+def debiased_cka(x, y, device="auto") -> float:
+    """CKA with the unbiased HSIC estimator (Song et al. 2012): near 0 for independent data. N >= 4."""
+    x, y = _pair(x, y, device, torch.float64)
+    n = x.shape[0]
+    if n < 4:
+        raise ValueError(f"debiased_cka needs at least 4 points, got N={n}")
+    x, y = x - x.mean(0), y - y.mean(0)
+    rows_x, rows_y = x.square().sum(1), y.square().sum(1)
+    nx, ny = rows_x.sum(), rows_y.sum()
+    xy = _debiased_dot((y.T @ x).square().sum(), rows_x, rows_y, nx, ny, n)
+    xx = _debiased_dot((x.T @ x).square().sum(), rows_x, rows_x, nx, nx, n)
+    yy = _debiased_dot((y.T @ y).square().sum(), rows_y, rows_y, ny, ny, n)
+    return float(xy / torch.sqrt(xx * yy))
+
+
+def _sq_distances(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    d = a.square().sum(1, keepdim=True) - 2 * a @ b.T + b.square().sum(1)
+    return d.clamp_min_(0)
+
+
+def _rbf_gram(x: torch.Tensor, sigma_frac: float) -> torch.Tensor:
+    # Kornblith et al.: sigma^2 = sigma_frac^2 * median of all squared pairwise distances.
+    d = _sq_distances(x, x)
+    flat, n = d.flatten(), d.numel()
+    median = flat.kthvalue((n + 1) // 2).values  # np.median: the middle, or the mean of the two
+    if n % 2 == 0:
+        median = 0.5 * (median + flat.kthvalue(n // 2 + 1).values)
+    if median <= 0:
+        raise ValueError("rbf_cka: the median pairwise distance is 0 (most points coincide)")
+    return torch.exp_(d.div_(-2 * sigma_frac ** 2 * median))
+
+
+def _centre_gram(k: torch.Tensor) -> torch.Tensor:
+    return k - k.mean(0, keepdim=True) - k.mean(1, keepdim=True) + k.mean()
+
+
+def rbf_cka(x, y, sigma_frac: float = 0.8, device="auto") -> float:
+    """CKA with Gaussian kernels of bandwidth ``sigma_frac`` x the median pairwise distance.
+
+    As in Kornblith et al. (2019), ``sigma^2 = sigma_frac^2 * median(squared distances)``, the median
+    taken over all N^2 entries. Needs two N x N Gram matrices.
+    """
+    if not sigma_frac > 0:
+        raise ValueError(f"sigma_frac={sigma_frac!r} must be positive")
+    x, y = _pair(x, y, device, torch.float64)
+    kx, ky = _centre_gram(_rbf_gram(x, sigma_frac)), _centre_gram(_rbf_gram(y, sigma_frac))
+    return float((kx * ky).sum() / (kx.norm() * ky.norm()))
+
+
+# --------------------------------------------------------------------------- neighbourhoods
+
+
+def _row_chunks(n_rows: int, n_cols: int, per_row: int = 1):
+    size = max(1, _CHUNK_ELEMENTS // max(1, n_cols * per_row))
+    for start in range(0, n_rows, size):
+        yield start, min(n_rows, start + size)
+
+
+def _distances_without_self(x: torch.Tensor, start: int, stop: int) -> torch.Tensor:
+    d = _sq_distances(x[start:stop], x)
+    rows = torch.arange(stop - start, device=x.device)
+    d[rows, rows + start] = float("inf")
+    return d
+
+
+def _k_smallest(d: torch.Tensor, k: int) -> torch.Tensor:
+    """Indices of the k smallest entries per row, ties to the lower index, ordered by (distance, index)."""
+    kth = torch.topk(d, k, dim=1, largest=False, sorted=True).values[:, -1:]
+    below = d < kth
+    tied = d == kth
+    room = k - below.sum(1, keepdim=True)
+    chosen = below | (tied & (tied.cumsum(1) <= room))
+    idx = chosen.nonzero()[:, 1].view(d.shape[0], k)  # ascending index order within each row
+    order = torch.sort(d.gather(1, idx), dim=1, stable=True).indices
+    return idx.gather(1, order)
+
+
+def knn_indices(x, k: int, device="auto", dtype=torch.float64) -> torch.Tensor:
+    """The k nearest neighbours of every point (self excluded), shape ``(N, k)``, nearest first."""
+    x = _points("x", x, resolve_device(device), dtype)
+    k = _check_k(k, x.shape[0])
+    return torch.cat([_k_smallest(_distances_without_self(x, a, b), k)
+                      for a, b in _row_chunks(x.shape[0], x.shape[0])])
+
+
+def _overlap_of_indices(ia: torch.Tensor, ib: torch.Tensor) -> float:
+    k = ia.shape[1]
+    shared = (ia.unsqueeze(2) == ib.unsqueeze(1)).any(2).sum(1)
+    return float(shared.double().mean() / k)
+
+
+def neighbourhood_overlap(x, y, k: int = 10, device="auto", dtype=torch.float64) -> float:
+    """Mean fraction of each point's k nearest neighbours that are the same in ``x`` and in ``y``."""
+    x, y = _pair(x, y, device, dtype)
+    k = _check_k(k, x.shape[0])
+    return _overlap_of_indices(knn_indices(x, k, x.device, dtype), knn_indices(y, k, y.device, dtype))
+
+
+def label_overlap(x, labels, k: int = 10, device="auto", dtype=torch.float64) -> float:
+    """Mean fraction of each point's k nearest neighbours in ``x`` that share its label (unweighted)."""
+    dev = resolve_device(device)
+    x = _points("x", x, dev, dtype)
+    labels = torch.as_tensor(np.asarray(labels) if not isinstance(labels, torch.Tensor) else labels)
+    if labels.shape != (x.shape[0],):
+        raise ValueError(f"labels must have shape ({x.shape[0]},) to match x {tuple(x.shape)}, "
+                         f"got {tuple(labels.shape)}")
+    k = _check_k(k, x.shape[0])
+    labels = labels.to(dev)
+    idx = knn_indices(x, k, dev, dtype)
+    return float((labels[idx] == labels.unsqueeze(1)).double().mean())
+
+
+def _ranks_in(y: torch.Tensor, neighbours: torch.Tensor) -> torch.Tensor:
+    """Rank (1 = nearest, self excluded, ties to the lower index) in ``y`` of given neighbours, (N, k)."""
+    n, k = neighbours.shape
+    out = []
+    for a, b in _row_chunks(n, n, per_row=k):
+        d = _distances_without_self(y, a, b)
+        j = neighbours[a:b]
+        dj = d.gather(1, j).unsqueeze(2)  # (c, k, 1)
+        closer = (d.unsqueeze(1) < dj).sum(2)
+        cols = torch.arange(n, device=y.device)
+        tied_before = ((d.unsqueeze(1) == dj) & (cols < j.unsqueeze(2))).sum(2)
+        out.append(closer + tied_before + 1)
+    return torch.cat(out)
+
+
+def information_imbalance(x, y, k: int = 1, device="auto", dtype=torch.float64) -> tuple[float, float]:
+    """The pair ``(Delta(x -> y), Delta(y -> x))`` with full neighbour ranks (Glielmo et al. 2022).
+
+    ``Delta(x -> y) = 2/N * mean rank in y of the k nearest neighbours in x``: 0 when distances in
+    ``x`` predict neighbourhoods in ``y`` perfectly, about 1 when they carry no information on them.
+    """
+    x, y = _pair(x, y, device, dtype)
+    n = x.shape[0]
+    k = _check_k(k, n)
+    nx, ny = knn_indices(x, k, x.device, dtype), knn_indices(y, k, y.device, dtype)
+    x_to_y = _ranks_in(y, nx).double().mean() * 2 / n
+    y_to_x = _ranks_in(x, ny).double().mean() * 2 / n
+    return float(x_to_y), float(y_to_x)
+
+
+# --------------------------------------------------------------------------- layer by layer
+
+MEASURES: dict[str, Callable] = {
+    "linear_cka": linear_cka,
+    "rbf_cka": rbf_cka,
+    "debiased_cka": debiased_cka,
+    "neighbourhood_overlap": neighbourhood_overlap,
+    "information_imbalance": information_imbalance,
+}
+
+
+def layerwise(reps_a: Sequence, reps_b: Sequence, measure: str | Callable = "linear_cka",
+              **kw) -> np.ndarray:
+    """The matrix of a measure between every layer of one model and every layer of another.
+
+    ``reps_a``/``reps_b`` are the lists returned by ``model.representations(x)`` on the same inputs.
+    Returns ``(len(reps_a), len(reps_b))``; for ``information_imbalance`` the last axis holds the
+    pair ``(Delta(a -> b), Delta(b -> a))``, so the shape is ``(La, Lb, 2)``. Neighbour lists are
+    computed once per layer for ``neighbourhood_overlap``.
+    """
+    if isinstance(measure, str):
+        check_known("similarity measure", measure, MEASURES)
+        name, fn = measure, MEASURES[measure]
+    else:
+        name, fn = getattr(measure, "__name__", "custom"), measure
+    if len(reps_a) == 0 or len(reps_b) == 0:
+        raise ValueError("layerwise needs at least one layer on each side")
+    if name == "neighbourhood_overlap":
+        k = kw.pop("k", 10)
+        device, dtype = kw.pop("device", "auto"), kw.pop("dtype", torch.float64)
+        pairs_checked = [_pair(a, reps_b[0], device, dtype)[0] for a in reps_a]
+        ia = [knn_indices(a, k, a.device, dtype) for a in pairs_checked]
+        ib = [knn_indices(_pair(reps_a[0], b, device, dtype)[1], k, device, dtype) for b in reps_b]
+        return np.array([[_overlap_of_indices(a, b) for b in ib] for a in ia])
+    return np.array([[fn(a, b, **kw) for b in reps_b] for a in reps_a])
