@@ -14,7 +14,8 @@ from .train import fit
 from .transfer import Protocol, all_protocols, transfer
 from .validation import check_int, check_known
 
-__all__ = ["TrainingConfig", "derive_seed", "pretrain", "depth_sweep", "default_model_kind"]
+__all__ = ["TrainingConfig", "derive_seed", "pretrain", "depth_sweep", "default_model_kind",
+           "candidate_sources", "source_selection", "BASELINES"]
 
 
 @dataclass(frozen=True)
@@ -133,3 +134,110 @@ def depth_sweep(pair: TaskPair, n_targets: Sequence[int], protocols: Sequence | 
     table = pd.DataFrame(rows)
     table.insert(table.columns.get_loc("source_test_acc"), "test_acc", acc.astype(float))
     return table
+
+
+BASELINES = ("leep", "logme", "hscore", "nce")
+
+
+def candidate_sources(family: str, knob: str, values: Sequence, seed: int = 0,
+                      family_params: dict | None = None) -> tuple[Task, dict[str, Task]]:
+    """One target task and candidate source tasks at graded similarity to it, from one family.
+
+    Pairs of one family and seed share their source task and perturb it by the knob; so the shared
+    task plays the *target* here and the pairs' perturbed tasks are the candidate sources, at the
+    similarity that ``knob = value`` sets (0: identical to the target). Returns the target and the
+    candidates keyed ``"knob=value"``.
+    """
+    from .tasks import make_pair
+
+    params = dict(family_params or {})
+    if knob in params or knob == "seed":
+        raise ValueError(f"knob {knob!r} is set both as the graded knob and in family_params")
+    if len(values) < 2:
+        raise ValueError(f"source selection needs at least two candidate values of {knob!r}, got {list(values)}")
+    pairs = [make_pair(family, **params, **{knob: v}, seed=seed) for v in values]
+    target = pairs[0].source
+    candidates = {f"{knob}={v:g}": p.target for v, p in zip(values, pairs)}
+    return target, candidates
+
+
+def source_selection(family: str, knob: str, values: Sequence, n_targets: Sequence[int],
+                     seeds: Sequence[int] = (0,), task_seed: int = 0, family_params: dict | None = None,
+                     protocols: Sequence | None = None, measures: Sequence[str] = ("neighbourhood_overlap",),
+                     aggregate: str = "diagonal", k: int = 10, baselines: Sequence[str] = BASELINES,
+                     **training) -> pd.DataFrame:
+    """Ground truth, selector scores and ranking quality for choosing among graded candidate sources.
+
+    For every candidate source (see :func:`candidate_sources`) and seed, a source network is
+    pre-trained; its *best* target test accuracy over ``protocols`` at each ``n_target`` is the
+    ground truth. Each selector scores each candidate from the ``n_target`` target examples alone:
+    the representation-based ones (``measures``, aggregated over layers by ``aggregate``, compared
+    with one scratch network per seed) and the ``baselines`` computed from the source network's
+    outputs on the target training set. Returns one row per (n_target, seed, selector, candidate)
+    with ``score``, ``best_acc``, ``best_protocol`` and the group's ``spearman``, ``kendall``,
+    ``top1_hit`` and ``regret`` (see :func:`tlcore.selection.ranking_quality`).
+    """
+    from . import selection
+
+    cfg = _training(training)
+    for m in measures:
+        check_known("selection measure", m, selection.SELECTION_MEASURES)
+    for b in baselines:
+        check_known("baseline", b, BASELINES)
+    check_known("aggregate", aggregate, selection.AGGREGATES)
+    if not measures and not baselines:
+        raise ValueError("no selector given: measures and baselines are both empty")
+    seeds = [check_int("seed", s) for s in seeds]
+    target, candidates = candidate_sources(family, knob, values, task_seed, family_params)
+    n_targets = [check_int("n_target", n, low=2) for n in n_targets]
+    for n in n_targets:
+        if n > target.n_train:
+            raise ValueError(f"n_target={n} is larger than the target's training set ({target.n_train})")
+    if protocols is not None:
+        for p in protocols:
+            (p if isinstance(p, Protocol) else Protocol(*p)).check(cfg.depth)
+
+    # Ground truth: the best protocol's accuracy, per candidate, n_target and seed.
+    sources, best = {}, {}
+    for name, task in candidates.items():
+        sources[name] = pretrain(task, seeds, family, **training)
+        pair = TaskPair(source=task, target=target, family=family, knobs={}, seed=task_seed)
+        table = depth_sweep(pair, n_targets, protocols, seeds, sources=sources[name], **training)
+        top = table.loc[table.groupby(["n_target", "seed"]).test_acc.idxmax()]
+        for row in top.itertuples():
+            best[(name, row.n_target, row.seed)] = (row.test_acc, row.protocol)
+
+    rows = []
+    for n in n_targets:
+        for si, seed in enumerate(seeds):
+            sub = target.subsample(n, seed)
+            models = {name: sources[name][0][si] for name in candidates}
+            scores: dict[str, dict[str, float]] = {}
+            if measures:
+                scratch = selection.train_scratch(sub, next(iter(models.values())), [seed],
+                                                  steps=cfg.steps, batch_size=cfg.batch_size,
+                                                  lr=cfg.lr, device=cfg.device)
+                for m in measures:
+                    ranked = selection.rank_sources(sub, sub.x_train, models, measure=m,
+                                                    aggregate=aggregate, k=min(k, n - 1),
+                                                    scratch_models=scratch)
+                    scores[m] = dict(zip(ranked.source, ranked.score))
+            for b in baselines:
+                scores[b] = {}
+            for name, model in models.items():
+                probs, feats = selection.source_outputs(model, sub.x_train)
+                y = sub.y_train.numpy()
+                for b in baselines:
+                    scores[b][name] = {"leep": lambda: selection.leep(probs, y),
+                                       "nce": lambda: selection.nce(probs.argmax(1), y),
+                                       "logme": lambda: selection.logme(feats, y),
+                                       "hscore": lambda: selection.hscore(feats, y)}[b]()
+            truth = {name: best[(name, n, seed)][0] for name in candidates}
+            for selector, s in scores.items():
+                quality = selection.ranking_quality(s, truth)
+                for value, name in zip(values, candidates):
+                    rows.append({"family": family, "knob": knob, "value": value, "candidate": name,
+                                 "n_target": n, "seed": seed, "selector": selector,
+                                 "score": s[name], "best_acc": truth[name],
+                                 "best_protocol": best[(name, n, seed)][1], **quality})
+    return pd.DataFrame(rows)

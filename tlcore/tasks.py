@@ -282,19 +282,20 @@ def _real_pair(family, arrays, input_shift, label_shift, seed, source_fraction) 
     check_range("label_shift", label_shift, 0.0, 1.0)
     check_range("source_fraction", source_fraction, 0.05, 0.95)
     x_tr, y_tr, x_te, y_te = arrays
-    rng = np.random.default_rng([int(seed), 7])
-    classes = rng.permutation(np.unique(y_tr))
+    # Independent streams, so the source task does not depend on the target's knobs.
+    rng_classes, rng_inputs, rng_split = (np.random.default_rng([int(seed), 7, i]) for i in range(3))
+    classes = rng_classes.permutation(np.unique(y_tr))
     half = len(classes) // 2
     src_classes, other = classes[:half], classes[half:2 * half]
     n_swap = int(round(label_shift * half))
     tgt_classes = np.concatenate([src_classes[n_swap:], other[:n_swap]])
     dim = x_tr.shape[1]
-    moved = rng.choice(dim, size=int(round(input_shift * dim)), replace=False)
+    moved = rng_inputs.choice(dim, size=int(round(input_shift * dim)), replace=False)
     position = np.arange(dim)
-    position[moved] = rng.permutation(moved)
+    position[moved] = rng_inputs.permutation(moved)
 
     def split(x, y):
-        in_source = rng.random(len(y)) < source_fraction
+        in_source = rng_split.random(len(y)) < source_fraction
         return (x[in_source], y[in_source]), (x[~in_source][:, position], y[~in_source])
 
     (xs_tr, ys_tr), (xt_tr, yt_tr) = split(x_tr, y_tr)

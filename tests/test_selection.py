@@ -1,0 +1,155 @@
+"""Transferability baselines against independent references; ranking; the selection experiment."""
+import math
+
+import numpy as np
+import pytest
+import torch
+from scipy.optimize import minimize
+from scipy.stats import multivariate_normal
+from sklearn.metrics import mutual_info_score
+
+from tlcore.models import MLP
+from tlcore.selection import (hscore, leep, logme, nce, rank_sources, ranking_quality,
+                              source_outputs)
+from tlcore.sweep import candidate_sources, pretrain, source_selection
+
+
+def _direct_log_evidence(f, t):
+    """max over (alpha, beta) of log N(t; 0, I/beta + F F^T / alpha), by a generic optimiser."""
+    n = len(t)
+
+    def neg(log_ab):
+        a, b = np.exp(log_ab)
+        return -multivariate_normal(mean=np.zeros(n), cov=np.eye(n) / b + f @ f.T / a).logpdf(t)
+
+    best = min((minimize(neg, x0, method="Nelder-Mead", options=dict(xatol=1e-10, fatol=1e-12, maxiter=4000))
+                for x0 in ([0.0, 0.0], [2.0, -1.0], [-2.0, 2.0])), key=lambda r: r.fun)
+    return -best.fun / n
+
+
+def test_logme_equals_direct_evidence_maximisation():
+    rng = np.random.default_rng(0)
+    f = rng.normal(size=(12, 3))
+    y = (f[:, 0] + 0.5 * rng.normal(size=12) > 0).astype(int) + (f[:, 1] > 1).astype(int)
+    direct = np.mean([_direct_log_evidence(f, (y == c).astype(float)) for c in range(y.max() + 1)])
+    assert logme(f, y) == pytest.approx(direct, abs=1e-6)
+    wide = rng.normal(size=(8, 11))  # more features than examples
+    y2 = rng.integers(0, 2, 8)
+    assert logme(wide, y2) == pytest.approx(
+        np.mean([_direct_log_evidence(wide, (y2 == c).astype(float)) for c in (0, 1)]), abs=1e-5)
+
+
+def test_leep_by_its_definition():
+    rng = np.random.default_rng(1)
+    theta = rng.dirichlet(np.ones(4), size=30)
+    y = rng.integers(0, 3, 30)
+    joint = np.zeros((3, 4))
+    for i in range(30):
+        for z in range(4):
+            joint[y[i], z] += theta[i, z] / 30
+    expected = np.mean([math.log(sum(joint[y[i], z] / joint[:, z].sum() * theta[i, z] for z in range(4)))
+                        for i in range(30)])
+    assert leep(theta, y) == pytest.approx(expected, abs=1e-12)
+    # a source whose labels determine the target's scores higher than one that is noise
+    z = rng.integers(0, 4, 200)
+    sharp = np.eye(4)[z] * 0.96 + 0.01
+    assert leep(sharp, z % 2) > leep(rng.dirichlet(np.ones(4), size=200), z % 2)
+
+
+def test_nce_is_mutual_information_minus_entropy():
+    rng = np.random.default_rng(2)
+    z, y = rng.integers(0, 5, 400), rng.integers(0, 3, 400)
+    y[:200] = z[:200] % 3
+    _, counts = np.unique(y, return_counts=True)
+    h_y = -np.sum(counts / 400 * np.log(counts / 400))
+    assert nce(z, y) == pytest.approx(mutual_info_score(y, z) - h_y, abs=1e-12)
+    assert nce(z, z % 2) == pytest.approx(0.0, abs=1e-12)  # y a function of z: no uncertainty left
+
+
+def test_hscore_reference_and_invariance():
+    rng = np.random.default_rng(3)
+    y = rng.integers(0, 3, 300)
+    f = rng.normal(size=(300, 4)) + np.eye(3, 4)[y] * 2
+    g = np.stack([f[y == c].mean(0) for c in y])
+    expected = np.trace(np.linalg.inv(np.cov(f.T, bias=True)) @ np.cov(g.T, bias=True))
+    assert hscore(f, y) == pytest.approx(expected, rel=1e-9)
+    a = rng.normal(size=(4, 4))
+    assert hscore(f @ a + 3.0, y) == pytest.approx(hscore(f, y), rel=1e-6)
+    assert hscore(f, y) > hscore(rng.normal(size=(300, 4)), y)
+
+
+def test_ranking_quality():
+    acc = {"a": 0.9, "b": 0.7, "c": 0.5}
+    perfect = ranking_quality({"a": 3, "b": 2, "c": 1}, acc)
+    assert perfect == {"spearman": 1.0, "kendall": 1.0, "top1_hit": True, "regret": 0.0}
+    wrong = ranking_quality({"a": 1, "b": 2, "c": 3}, acc)
+    assert wrong["spearman"] == -1.0 and not wrong["top1_hit"] and wrong["regret"] == pytest.approx(0.4)
+    with pytest.raises(ValueError, match="different sources"):
+        ranking_quality({"a": 1, "x": 2}, {"a": 0.1, "b": 0.2})
+
+
+def test_baselines_reject_bad_input():
+    with pytest.raises(ValueError, match=r"labels must have shape \(5,\)"):
+        logme(np.ones((5, 2)), [0, 1])
+    with pytest.raises(ValueError, match="integers"):
+        hscore(np.random.rand(4, 2), [0.5, 1, 0, 1])
+    with pytest.raises(ValueError, match="NaN"):
+        leep(np.full((3, 2), np.nan), [0, 1, 0])
+    with pytest.raises(ValueError, match="probabilities"):
+        leep(np.ones((3, 2)), [0, 1, 0])
+
+
+@pytest.fixture(scope="module")
+def graded():
+    target, candidates = candidate_sources("teacher", "alpha", [0.0, math.pi / 2], seed=0,
+                                           family_params=dict(shared_depth=0, n_source=3000,
+                                                              n_target_pool=3000, n_test=500))
+    return target, candidates
+
+
+def test_candidate_sources_share_the_target(graded):
+    target, candidates = graded
+    assert list(candidates) == ["alpha=0", "alpha=1.5708"]
+    same = candidates["alpha=0"]
+    assert same.n_classes == target.n_classes and same.in_dim == target.in_dim
+    with pytest.raises(ValueError, match="at least two candidate values"):
+        candidate_sources("teacher", "alpha", [0.1])
+
+
+def test_rank_sources_prefers_the_related_source(graded):
+    target, candidates = graded
+    sources = {name: pretrain(task, [0], width=32, depth=3, source_steps=600)[0][0]
+               for name, task in candidates.items()}
+    sub = target.subsample(200, seed=0)
+    for measure in ("neighbourhood_overlap", "linear_cka", "information_imbalance"):
+        table = rank_sources(sub, sub.x_train, sources, measure=measure, seeds=[0, 1], steps=300)
+        assert list(table.columns[:3]) == ["source", "score", "score_std"]
+        assert table.source.iloc[0] == "alpha=0", (measure, table)
+        assert table.attrs["layerwise"]["alpha=0"].shape == (3, 3)
+    probs, feats = source_outputs(sources["alpha=0"], sub.x_train)
+    assert probs.shape == (200, 4) and feats.shape == (200, 32)
+    with pytest.raises(ValueError, match="unknown selection measure 'cosine'"):
+        rank_sources(sub, sub.x_train, sources, measure="cosine")
+    with pytest.raises(ValueError, match="unknown aggregate 'median'"):
+        rank_sources(sub, sub.x_train, sources, aggregate="median")
+    with pytest.raises(ValueError, match="input size mismatch"):
+        rank_sources(sub, sub.x_train, {"m": MLP(3, 4)})
+
+
+def test_source_selection_table():
+    table = source_selection("teacher", "alpha", [0.0, 0.8, 1.5], n_targets=[40], seeds=[0],
+                             family_params=dict(shared_depth=0, n_source=1500, n_target_pool=1500,
+                                                n_test=500),
+                             protocols=[(0, 0), (1, 1), (3, 0)], measures=("linear_cka",),
+                             width=32, depth=3, source_steps=400, steps=200)
+    assert set(table.selector) == {"linear_cka", "leep", "logme", "hscore", "nce"}
+    assert len(table) == 5 * 3
+    for _, group in table.groupby("selector"):
+        chosen = group.loc[group.score.idxmax()]
+        assert group.regret.iloc[0] == pytest.approx(group.best_acc.max() - chosen.best_acc)
+        assert -1 <= group.spearman.iloc[0] <= 1
+    assert table.best_protocol.isin(["scratch", "transfer 1, freeze 1", "transfer 3, fine-tune"]).all()
+    with pytest.raises(ValueError, match="unknown baseline 'gbc'"):
+        source_selection("teacher", "alpha", [0.0, 1.0], [10], baselines=("gbc",))
+    with pytest.raises(ValueError, match="n_target=99999"):
+        source_selection("teacher", "alpha", [0.0, 1.0], [99999])
