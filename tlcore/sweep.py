@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Sequence
 
 import numpy as np
@@ -15,7 +16,8 @@ from .transfer import Protocol, all_protocols, transfer
 from .validation import check_int, check_known
 
 __all__ = ["TrainingConfig", "derive_seed", "pretrain", "depth_sweep", "default_model_kind",
-           "candidate_sources", "source_selection", "BASELINES"]
+           "candidate_sources", "source_selection", "BASELINES", "depth_experiment",
+           "selection_experiment", "EXPERIMENTS", "run"]
 
 
 @dataclass(frozen=True)
@@ -79,7 +81,8 @@ def pretrain(task: Task, seeds: Sequence[int], family: str = "", **training
 
 
 def depth_sweep(pair: TaskPair, n_targets: Sequence[int], protocols: Sequence | None = None,
-                seeds: Sequence[int] = (0,), sources: tuple | None = None, **training) -> pd.DataFrame:
+                seeds: Sequence[int] = (0,), sources: tuple | None = None, dry_run: bool = False,
+                **training) -> pd.DataFrame | None:
     """Target test accuracy for every (n_target, protocol, seed): the paper's transfer-depth experiment.
 
     One source network is pre-trained per seed (or taken from ``sources = (models, accs)`` as
@@ -89,7 +92,7 @@ def depth_sweep(pair: TaskPair, n_targets: Sequence[int], protocols: Sequence | 
     ``protocols`` defaults to ``(l, l)`` and ``(l, 0)`` for every depth ``l``.
     Returns one row per network with the columns ``family``, the knobs, ``task_seed``, ``model``,
     ``n_target``, ``transfer_depth``, ``frozen_depth``, ``protocol``, ``seed``, ``test_acc``,
-    ``source_test_acc``.
+    ``source_test_acc``. ``dry_run=True`` checks every argument and returns None before any training.
     """
     cfg = _training(training)
     seeds = [check_int("seed", s) for s in seeds]
@@ -105,6 +108,8 @@ def depth_sweep(pair: TaskPair, n_targets: Sequence[int], protocols: Sequence | 
         if n > target.n_train:
             raise ValueError(f"n_target={n} is larger than the target's training set "
                              f"({target.n_train} examples)")
+    if dry_run:
+        return None
     if sources is None:
         sources = pretrain(pair.source, seeds, pair.family, **training)
     source_models, source_accs = sources
@@ -165,7 +170,7 @@ def source_selection(family: str, knob: str, values: Sequence, n_targets: Sequen
                      seeds: Sequence[int] = (0,), task_seed: int = 0, family_params: dict | None = None,
                      protocols: Sequence | None = None, measures: Sequence[str] = ("neighbourhood_overlap",),
                      aggregate: str = "diagonal", k: int = 10, baselines: Sequence[str] = BASELINES,
-                     **training) -> pd.DataFrame:
+                     dry_run: bool = False, **training) -> pd.DataFrame | None:
     """Ground truth, selector scores and ranking quality for choosing among graded candidate sources.
 
     For every candidate source (see :func:`candidate_sources`) and seed, a source network is
@@ -176,6 +181,7 @@ def source_selection(family: str, knob: str, values: Sequence, n_targets: Sequen
     outputs on the target training set. Returns one row per (n_target, seed, selector, candidate)
     with ``score``, ``best_acc``, ``best_protocol`` and the group's ``spearman``, ``kendall``,
     ``top1_hit`` and ``regret`` (see :func:`tlcore.selection.ranking_quality`).
+    ``dry_run=True`` checks every argument and returns None before any training.
     """
     from . import selection
 
@@ -196,6 +202,8 @@ def source_selection(family: str, knob: str, values: Sequence, n_targets: Sequen
     if protocols is not None:
         for p in protocols:
             (p if isinstance(p, Protocol) else Protocol(*p)).check(cfg.depth)
+    if dry_run:
+        return None
 
     # Ground truth: the best protocol's accuracy, per candidate, n_target and seed.
     sources, best = {}, {}
@@ -241,3 +249,148 @@ def source_selection(family: str, knob: str, values: Sequence, n_targets: Sequen
                                  "score": s[name], "best_acc": truth[name],
                                  "best_protocol": best[(name, n, seed)][1], **quality})
     return pd.DataFrame(rows)
+
+
+# --------------------------------------------------------------------------- grids of cells
+
+
+def _split_family_params(family: str, params: dict) -> tuple[dict, dict]:
+    """Separate a flat parameter dict into the family's own parameters and training parameters."""
+    import inspect
+
+    from .tasks import FAMILIES
+
+    check_known("task family", family, FAMILIES)
+    family_names = set(inspect.signature(FAMILIES[family]).parameters) - {"seed"}
+    training_names = set(TrainingConfig.__dataclass_fields__)
+    pair_params, training = {}, {}
+    for name, value in params.items():
+        if name in family_names:
+            pair_params[name] = value
+        elif name in training_names:
+            training[name] = value
+        else:
+            raise ValueError(f"unknown parameter {name!r} for a {family!r} depth experiment; expected "
+                             f"one of {sorted(family_names | training_names)}")
+    return pair_params, training
+
+
+def depth_experiment(family: str = "teacher", n_targets: Sequence[int] = (50, 500),
+                     protocols: Sequence | None = None, seed: int = 0, task_seed: int = 0,
+                     dry_run: bool = False, **params) -> pd.DataFrame | None:
+    """One cell of a depth grid, from plain values: ``make_pair(family, **knobs)`` then :func:`depth_sweep`.
+
+    ``params`` holds the family's knobs and sizes and the training settings, by name.
+    """
+    from .tasks import make_pair
+
+    pair_params, training = _split_family_params(family, params)
+    _training(training)
+    pair = make_pair(family, seed=task_seed, **pair_params)
+    return depth_sweep(pair, list(n_targets), protocols, seeds=[seed], dry_run=dry_run, **training)
+
+
+def selection_experiment(family: str = "teacher", knob: str = "alpha", values: Sequence = (0.0, 0.5, 1.0),
+                         n_targets: Sequence[int] = (50,), seed: int = 0, task_seed: int = 0,
+                         dry_run: bool = False, **params) -> pd.DataFrame | None:
+    """One cell of a source-selection grid: :func:`source_selection` for one seed."""
+    return source_selection(family, knob, list(values), list(n_targets), seeds=[seed],
+                            task_seed=task_seed, dry_run=dry_run, **params)
+
+
+EXPERIMENTS = {"depth": depth_experiment, "source_selection": selection_experiment}
+
+
+def _cell_config(name: str, params: dict) -> dict:
+    """The full configuration of a cell, defaults included: what its cache key is made of."""
+    import inspect
+
+    from . import __version__
+
+    bound = inspect.signature(EXPERIMENTS[name]).bind(**params)
+    bound.apply_defaults()
+    args = dict(bound.arguments)
+    args.update(args.pop("params", {}))
+    args.pop("dry_run", None)
+    return {"experiment": name, "params": args, "training_defaults": TrainingConfig().__dict__,
+            "tlcore": __version__}
+
+
+def _compute_cell(name: str, params: dict, cache_dir: str, key: str, config: dict) -> pd.DataFrame:
+    """Run one cell and store it (on the worker, so a finished cell survives the driver)."""
+    from .cache import ResultsCache
+
+    table = EXPERIMENTS[name](**params)
+    ResultsCache(cache_dir).put(key, config, table)
+    return table
+
+
+def run(experiment: str, grid: dict, cache_dir, executor=None, progress: bool | None = None,
+        **fixed) -> pd.DataFrame:
+    """Run the cartesian product of ``grid`` for an experiment, resuming from ``cache_dir``.
+
+    ``experiment`` names an entry of ``EXPERIMENTS`` (``"depth"``, ``"source_selection"``); ``grid``
+    maps parameter names to lists of values, and every combination is one cell; ``fixed`` holds the
+    parameters shared by all cells. Every cell is checked before any is computed. Finished cells are
+    read from the cache (a corrupt file is reported and recomputed); the rest run in this process,
+    or on ``executor`` (any ``concurrent.futures.Executor``, e.g. a Dask client's
+    ``get_executor()``; then ``cache_dir`` must be visible to the workers). Returns the cells'
+    tables concatenated in grid order, each with a column per grid parameter;
+    ``table.attrs["computed"]`` and ``["cached"]`` count the cells of each kind.
+    """
+    import itertools
+
+    from tqdm.auto import tqdm
+
+    from .cache import ResultsCache, config_key
+
+    check_known("experiment", experiment, EXPERIMENTS)
+    if not isinstance(grid, dict) or not grid:
+        raise ValueError(f"grid must be a non-empty dict of parameter lists, got {grid!r}")
+    for name, values in grid.items():
+        if isinstance(values, (str, bytes)) or not hasattr(values, "__len__") or len(values) == 0:
+            raise ValueError(f"grid[{name!r}] must be a non-empty list of values, got {values!r}")
+        if name in fixed:
+            raise ValueError(f"parameter {name!r} is given both in grid and as a fixed parameter")
+    names = list(grid)
+    cells = [dict(zip(names, combo)) for combo in itertools.product(*grid.values())]
+    params = [{**fixed, **cell} for cell in cells]
+    for p in params:  # all checks before any heavy work
+        try:
+            _cell_config(experiment, p)
+        except TypeError as exc:
+            raise ValueError(f"bad parameters for experiment {experiment!r}: {exc}") from None
+        EXPERIMENTS[experiment](**p, dry_run=True)
+    cache = ResultsCache(Path(cache_dir) / experiment)
+    configs = [_cell_config(experiment, p) for p in params]
+    keys = [config_key(c) for c in configs]
+
+    results = {key: cache.get(key) for key in dict.fromkeys(keys)}
+    todo = [i for i, key in enumerate(keys) if results[key] is None and keys.index(key) == i]
+    cached = len(set(keys)) - len(todo)
+    bar = tqdm(total=len(set(keys)), initial=cached, desc=f"{experiment} cells", unit="cell",
+               disable=None if progress is None else not progress)
+    if executor is None:
+        for i in todo:
+            results[keys[i]] = _compute_cell(experiment, params[i], str(cache.folder), keys[i], configs[i])
+            bar.update()
+    else:
+        from concurrent.futures import as_completed
+
+        futures = {executor.submit(_compute_cell, experiment, params[i], str(cache.folder), keys[i],
+                                   configs[i]): i for i in todo}
+        for fut in as_completed(futures):
+            results[keys[futures[fut]]] = fut.result()
+            bar.update()
+    bar.close()
+
+    tables = []
+    for cell, key in zip(cells, keys):
+        table = results[key].copy()
+        for name, value in cell.items():
+            if name not in table.columns:
+                table[name] = [value] * len(table)
+        tables.append(table)
+    out = pd.concat(tables, ignore_index=True)
+    out.attrs.update(computed=len(todo), cached=cached)
+    return out

@@ -1,0 +1,121 @@
+"""Sweeps that survive: resume after SIGKILL, corrupt cache files, Dask, determinism, validation."""
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+
+from tlcore.cache import CorruptCacheWarning
+from tlcore.sweep import run
+
+SMALL = dict(family="teacher", n_targets=[20, 80], protocols=[(0, 0), (2, 2), (2, 0)], shared_depth=1,
+             n_source=800, n_target_pool=300, n_test=300, width=16, depth=2, source_steps=80, steps=40)
+GRID = {"alpha": [0.2, 1.2], "seed": [0, 1]}
+
+
+@pytest.fixture(scope="module")
+def reference(tmp_path_factory):
+    return run("depth", GRID, tmp_path_factory.mktemp("ref"), **SMALL)
+
+
+def test_rerun_reads_the_cache_and_is_identical(reference, tmp_path):
+    assert reference.attrs == {"computed": 4, "cached": 0}
+    assert len(reference) == 4 * 2 * 3
+    assert {"alpha", "seed", "n_target", "transfer_depth"} <= set(reference.columns)
+    first = run("depth", GRID, tmp_path, **SMALL)
+    again = run("depth", GRID, tmp_path, **SMALL)
+    assert again.attrs == {"computed": 0, "cached": 4}
+    assert first.equals(reference) and again.equals(reference)  # bit for bit, across runs
+    wider = run("depth", {"alpha": [0.2, 1.2, 0.7], "seed": [0, 1]}, tmp_path, **SMALL)
+    assert wider.attrs == {"computed": 2, "cached": 4}  # only the new cells are computed
+
+
+SCRIPT = textwrap.dedent("""
+    import sys
+    from tlcore.sweep import run
+    SMALL = {small!r}
+    SMALL.update(source_steps=1500, steps=600)
+    run("depth", {{"alpha": [0.1, 0.4, 0.8, 1.2], "seed": [0, 1]}}, sys.argv[1], **SMALL)
+""")
+
+
+def test_killed_sweep_resumes_without_losing_or_redoing_cells(tmp_path):
+    script = tmp_path / "sweep.py"
+    script.write_text(SCRIPT.format(small=SMALL))
+    cache = tmp_path / "cache"
+    proc = subprocess.Popen([sys.executable, str(script), str(cache)])
+    deadline = time.time() + 240
+    done = []
+    while time.time() < deadline and proc.poll() is None:
+        done = list((cache / "depth").glob("*.pkl")) if (cache / "depth").exists() else []
+        if len(done) >= 2:
+            break
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    finished = len(list((cache / "depth").glob("*.pkl")))
+    assert 2 <= finished < 8, "the sweep should have been killed part way"
+    big = {**SMALL, "source_steps": 1500, "steps": 600}
+    grid = {"alpha": [0.1, 0.4, 0.8, 1.2], "seed": [0, 1]}
+    resumed = run("depth", grid, cache, **big)
+    assert resumed.attrs == {"computed": 8 - finished, "cached": finished}
+    whole = run("depth", grid, tmp_path / "fresh", **big)
+    assert resumed.equals(whole)
+    keys = ["alpha", "seed", "n_target", "transfer_depth", "frozen_depth"]
+    assert not resumed.duplicated(keys).any() and len(resumed) == 8 * 2 * 3
+    assert len(list((cache / "depth").glob("*.pkl"))) == 8
+
+
+def test_corrupt_cache_file_is_recomputed_with_a_warning(reference, tmp_path):
+    run("depth", GRID, tmp_path, **SMALL)
+    victim = sorted((tmp_path / "depth").glob("*.pkl"))[1]
+    victim.write_bytes(victim.read_bytes()[:-50])  # truncated
+    with pytest.warns(CorruptCacheWarning, match=victim.name):
+        again = run("depth", GRID, tmp_path, **SMALL)
+    assert again.attrs == {"computed": 1, "cached": 3}
+    assert again.equals(reference)
+    victim.write_bytes(b"garbage")
+    with pytest.warns(CorruptCacheWarning):
+        assert run("depth", GRID, tmp_path, **SMALL).equals(reference)
+
+
+def test_dask_local_cluster_gives_the_same_table(reference, tmp_path):
+    distributed = pytest.importorskip("distributed")
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                                  dashboard_address=None) as cluster, distributed.Client(cluster) as client:
+        table = run("depth", GRID, tmp_path, executor=client.get_executor(), **SMALL)
+    assert table.attrs["computed"] == 4
+    assert table.equals(reference)
+
+
+BAD = [
+    # (what, call kwargs, error type, message)
+    ("unknown experiment", dict(experiment="depht"), ValueError, "unknown experiment 'depht'"),
+    ("unknown parameter", dict(extra=dict(widht=3)), ValueError, "unknown parameter 'widht'"),
+    ("unknown family", dict(extra=dict(family="imagenet")), ValueError, "unknown task family 'imagenet'"),
+    ("wrong type", dict(grid={"alpha": ["high"]}), TypeError, "alpha must be a number, got 'high'"),
+    ("knob out of range", dict(grid={"alpha": [0.1, 3.0]}), ValueError, r"alpha=3.0 is out of range"),
+    ("impossible protocol", dict(extra=dict(protocols=[(1, 2)])), ValueError, "frozen_depth=2 > transfer_depth=1"),
+    ("protocol deeper than the net", dict(extra=dict(protocols=[(3, 0)])), ValueError, "transfer_depth=3 > n_blocks=2"),
+    ("target size too large", dict(extra=dict(n_targets=[10, 5000])), ValueError, "n_target=5000 is larger"),
+    ("non-integer seed", dict(grid={"seed": [0.5]}), TypeError, "seed must be an integer, got 0.5"),
+    ("empty grid list", dict(grid={"alpha": []}), ValueError, r"grid\['alpha'\] must be a non-empty list"),
+    ("parameter twice", dict(grid={"depth": [2]}), ValueError, "'depth' is given both in grid and as a fixed"),
+    ("unwritable cache", dict(cache="file"), ValueError, "is not a writable folder"),
+]
+
+
+@pytest.mark.parametrize("what, kw, error, message", BAD, ids=[b[0] for b in BAD])
+def test_bad_input_fails_before_any_work(what, kw, error, message, tmp_path):
+    cache = tmp_path / "c"
+    if kw.get("cache") == "file":
+        (tmp_path / "f").write_text("x")
+        cache = tmp_path / "f" / "sub"
+    params = {**SMALL, **kw.get("extra", {})}
+    with pytest.raises(error, match=message):
+        run(kw.get("experiment", "depth"), kw.get("grid", {"alpha": [0.1]}), cache, **params)
+    assert not list(tmp_path.rglob("*.pkl"))  # nothing was computed
