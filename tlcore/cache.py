@@ -6,6 +6,7 @@ of the payload closes the file, so a truncated or altered entry is detected and 
 """
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import os
@@ -28,6 +29,8 @@ def _plain(value):
     """JSON-able form of a configuration value (tuples become lists, numpy scalars numbers)."""
     if isinstance(value, dict):
         return {str(k): _plain(v) for k, v in sorted(value.items(), key=lambda kv: str(kv[0]))}
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return [_plain(v) for v in dataclasses.astuple(value)]  # Protocol(2, 1) keys like (2, 1)
     if isinstance(value, (list, tuple)):
         return [_plain(v) for v in value]
     if hasattr(value, "item") and callable(value.item):

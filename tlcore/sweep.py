@@ -313,7 +313,26 @@ def _cell_config(name: str, params: dict) -> dict:
     args.update(args.pop("params", {}))
     args.pop("dry_run", None)
     return {"experiment": name, "params": args, "training_defaults": TrainingConfig().__dict__,
-            "tlcore": __version__}
+            "tlcore": __version__, "code": _code_fingerprint()}
+
+
+def _code_fingerprint() -> str:
+    """A hash of the modules that compute results, so a code change never reuses stale cells."""
+    import hashlib
+
+    here = Path(__file__).parent
+    digest = hashlib.sha256()
+    for name in ("tasks", "models", "transfer", "train", "similarity", "selection", "sweep",
+                 "validation", "analysis"):
+        digest.update((here / f"{name}.py").read_bytes())
+    return digest.hexdigest()[:16]
+
+
+def default_cache_dir() -> Path:
+    """Where the book's sweeps keep their cells: ``$TLCORE_CACHE_DIR`` or ``~/.cache/tlcore``."""
+    import os
+
+    return Path(os.environ.get("TLCORE_CACHE_DIR", Path.home() / ".cache" / "tlcore"))
 
 
 def _compute_cell(name: str, params: dict, cache_dir: str, key: str, config: dict) -> pd.DataFrame:
@@ -340,7 +359,9 @@ def run(experiment: str, grid: dict, cache_dir, executor=None, progress: bool | 
     """
     import itertools
 
-    from tqdm.auto import tqdm
+    import sys
+
+    from tqdm import tqdm
 
     from .cache import ResultsCache, config_key
 
@@ -369,7 +390,7 @@ def run(experiment: str, grid: dict, cache_dir, executor=None, progress: bool | 
     todo = [i for i, key in enumerate(keys) if results[key] is None and keys.index(key) == i]
     cached = len(set(keys)) - len(todo)
     bar = tqdm(total=len(set(keys)), initial=cached, desc=f"{experiment} cells", unit="cell",
-               disable=None if progress is None else not progress)
+               disable=not sys.stderr.isatty() if progress is None else not progress)
     if executor is None:
         for i in todo:
             results[keys[i]] = _compute_cell(experiment, params[i], str(cache.folder), keys[i], configs[i])

@@ -1,0 +1,120 @@
+"""Figures from tidy tables, and sliders over pre-rendered figures that work on a static site.
+
+A slider whose value is ``jslink``ed to the ``selected_index`` of a ``Stack`` of ``Image`` widgets
+switches figures in the browser alone, so it works in the built HTML (no kernel, no network) as
+well as in Jupyter, where a Python callback also updates the caption below it.
+"""
+from __future__ import annotations
+
+import io
+from typing import Mapping, Sequence
+
+import matplotlib
+
+matplotlib.use("Agg", force=False)
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+
+from .analysis import summarise  # noqa: E402
+
+__all__ = ["png", "figure_slider", "plot_depth_curves", "plot_optimal_map", "plot_matrix"]
+
+
+def png(fig, dpi: int = 90) -> bytes:
+    """PNG bytes of a matplotlib figure (the figure is closed)."""
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=dpi, bbox_inches="tight")
+    plt.close(fig)
+    return buf.getvalue()
+
+
+def figure_slider(figures: Mapping[str, object], description: str = "", captions: Mapping | None = None):
+    """A slider over pre-rendered figures (label -> matplotlib figure or PNG bytes).
+
+    Works without a kernel: the slider index is linked in JavaScript to the ``Stack`` showing the
+    figures. In a live kernel a Python callback also writes the caption of the selected figure.
+    """
+    import ipywidgets as w
+
+    labels = list(figures)
+    if not labels:
+        raise ValueError("figure_slider needs at least one figure")
+    images = [w.Image(value=f if isinstance(f, bytes) else png(f), format="png",
+                      layout=w.Layout(max_width="100%")) for f in figures.values()]
+    stack = w.Stack(images, selected_index=0)
+    slider = w.SelectionSlider(options=labels, value=labels[0], description=description,
+                               continuous_update=True, style={"description_width": "initial"},
+                               layout=w.Layout(width="420px"))
+    w.jslink((slider, "index"), (stack, "selected_index"))
+    caption = w.HTML(value=(captions or {}).get(labels[0], ""))
+
+    def _update(change):  # runs only with a live kernel
+        caption.value = (captions or {}).get(change["new"], "")
+
+    slider.observe(_update, names="value")
+    return w.VBox([slider, stack, caption])
+
+
+def plot_depth_curves(table: pd.DataFrame, title: str = "", ax=None):
+    """Target accuracy against transfer depth, one colour per ``n_target``; fine-tuned solid, frozen dashed."""
+    s = summarise(table, ("n_target",))
+    if ax is None:
+        fig, ax = plt.subplots(figsize=(5.2, 3.6))
+    else:
+        fig = ax.figure
+    colours = plt.cm.viridis(np.linspace(0, 0.9, s.n_target.nunique()))
+    for colour, (n, g) in zip(colours, s.groupby("n_target")):
+        for frozen, style in ((False, "-"), (True, "--")):
+            part = g[(g.frozen_depth == g.transfer_depth) if frozen else (g.frozen_depth == 0)]
+            part = part.sort_values("transfer_depth")
+            ax.errorbar(part.transfer_depth, part["mean"], yerr=part["sem"], color=colour, ls=style,
+                        marker="o" if not frozen else "s", ms=4, capsize=2,
+                        label=f"n={n}" if not frozen else None)
+    ax.set_xticks(sorted(s.transfer_depth.unique()))
+    ax.set_xlabel("transfer depth l (blocks copied from the source)")
+    ax.set_ylabel("target test accuracy")
+    ax.set_title(title)
+    ax.legend(title="solid (l, 0), dashed (l, l)", fontsize=8, title_fontsize=8)
+    ax.grid(alpha=0.3)
+    return fig
+
+
+def plot_optimal_map(best: pd.DataFrame, x: str, y: str, value: str = "transfer_depth",
+                     title: str = "", ax=None):
+    """A heat map of the optimal ``value`` (e.g. transfer depth) over two knobs, annotated."""
+    grid = best.pivot(index=y, columns=x, values=value).sort_index(ascending=False)
+    if ax is None:
+        fig, ax = plt.subplots(figsize=(4.8, 3.4))
+    else:
+        fig = ax.figure
+    im = ax.imshow(grid.to_numpy(dtype=float), cmap="magma_r", aspect="auto")
+    ax.set_xticks(range(grid.shape[1]), [f"{v:g}" for v in grid.columns])
+    ax.set_yticks(range(grid.shape[0]), [f"{v:g}" for v in grid.index])
+    for (i, j), v in np.ndenumerate(grid.to_numpy()):
+        ax.text(j, i, f"{v:g}", ha="center", va="center", color="grey", fontsize=9)
+    ax.set_xlabel(x)
+    ax.set_ylabel(y)
+    ax.set_title(title)
+    fig.colorbar(im, ax=ax, label=value)
+    return fig
+
+
+def plot_matrix(matrix: np.ndarray, xlabel: str, ylabel: str, title: str = "", vmin=0.0, vmax=1.0,
+                ticks: Sequence | None = None, ax=None):
+    """A layer-by-layer similarity matrix, annotated."""
+    if ax is None:
+        fig, ax = plt.subplots(figsize=(3.8, 3.2))
+    else:
+        fig = ax.figure
+    im = ax.imshow(matrix, cmap="viridis", vmin=vmin, vmax=vmax, origin="lower")
+    ticks = ticks if ticks is not None else range(1, matrix.shape[0] + 1)
+    ax.set_xticks(range(matrix.shape[1]), list(range(1, matrix.shape[1] + 1)))
+    ax.set_yticks(range(matrix.shape[0]), list(ticks))
+    for (i, j), v in np.ndenumerate(matrix):
+        ax.text(j, i, f"{v:.2f}", ha="center", va="center", color="white" if v < 0.6 else "black", fontsize=8)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.set_title(title, fontsize=10)
+    fig.colorbar(im, ax=ax, fraction=0.046)
+    return fig
