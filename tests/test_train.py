@@ -87,3 +87,16 @@ def test_fit_rejects_bad_input():
         fit([m, MLP(5, 2, width=5, depth=2)], x, y, [torch.arange(5)] * 2, [0, 1])
     with pytest.raises(ValueError, match="label 2 does not fit"):
         fit([m], x, torch.full((50,), 2), [torch.arange(5)], [0])
+
+
+def test_groups_of_members_train_as_one_ensemble():
+    x, y = torch.randn(120, 6), torch.randint(0, 3, (120,))
+    source = MLP(6, 3, width=8, depth=3, seed=0)
+    models = [transfer(source, Protocol(t, f), 3, seed=t) for t, f in [(0, 0), (1, 1), (2, 0), (3, 3), (3, 1)]]
+    subsets = [torch.arange(10 * (i + 2)) for i in range(5)]
+    whole = fit(models, x, y, subsets, range(5), steps=30, batch_size=32, device="cpu")
+    grouped = fit(models, x, y, subsets, range(5), steps=30, batch_size=32, device="cpu", max_members=2)
+    assert len(grouped) == 5
+    for n in whole.names:
+        assert torch.allclose(whole.params[n], grouped.params[n], atol=1e-6)
+        assert torch.equal(whole.trainable[n], grouped.trainable[n])

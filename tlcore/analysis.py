@@ -13,9 +13,9 @@ import torch
 
 from .models import BlockModel
 from .tasks import Task, TaskPair, _generator
-from .similarity import linear_cka
 
-__all__ = ["summarise", "optimal_protocols", "gains", "measured_similarity", "linear_probe_accuracy"]
+__all__ = ["summarise", "optimal_protocols", "gains", "measured_similarity", "linear_probe_accuracy",
+           "compare_representations"]
 
 PROTOCOL_KEYS = ["transfer_depth", "frozen_depth"]
 
@@ -81,7 +81,8 @@ def measured_similarity(pair: TaskPair, n: int = 4000) -> dict:
     """Measured source/target similarity of a pair, for reading its knobs on one scale.
 
     Synthetic families: ``label_agreement`` (fraction of shared latents that both rules label alike)
-    and ``input_cka`` (linear CKA between the inputs both tasks produce from the same latents).
+    and ``input_correlation`` (correlation, coordinate by coordinate, of the inputs both tasks make
+    from the same latents: what first-layer features see).
     Real data: ``shared_classes`` (fraction of target classes the source also has) and
     ``fixed_inputs`` (fraction of input positions left in place).
     """
@@ -90,7 +91,8 @@ def measured_similarity(pair: TaskPair, n: int = 4000) -> dict:
         z = src.latent(n, _generator(pair.seed, 555))
         xs, ys = src.observe(z)
         xt, yt = tgt.observe(z)
-        return {"label_agreement": float((ys == yt).float().mean()), "input_cka": linear_cka(xs, xt)}
+        corr = np.corrcoef(xs.flatten().numpy(), xt.flatten().numpy())[0, 1]
+        return {"label_agreement": float((ys == yt).float().mean()), "input_correlation": float(corr)}
     info = pair.info
     shared = len(set(info["source_classes"]) & set(info["target_classes"])) / len(info["target_classes"])
     perm = np.asarray(info["input_permutation"])
@@ -120,3 +122,41 @@ def linear_probe_accuracy(model: BlockModel, task: Task, n_train: int | None = N
         clf.fit(a.numpy(), y_tr.numpy())
         accs.append(float(clf.score(b.numpy(), task.y_test.numpy())))
     return accs
+
+
+def compare_representations(pair: TaskPair, n_small: int, seeds: Sequence[int] = (0,),
+                            measures: Sequence[str] = ("neighbourhood_overlap", "linear_cka"),
+                            k: int = 10, n_probe: int = 1000, **training) -> dict:
+    """Claim C3's evidence for one pair: are the source's features those the target would learn?
+
+    Trains, per seed, the source network, a target network on ``n_small`` examples and one on the
+    whole target training set (all from scratch, batched), then returns
+    ``{"matrices": {(measure, "small"|"plenty"): seed-averaged source-layer x target-layer matrix},
+    "probes": DataFrame of per-layer linear-probe target accuracy of the source's and the
+    plenty-data network's features (columns network, block, seed, probe_acc), "accuracy": {...}}``.
+    Similarities are measured on ``n_probe`` target test inputs.
+    """
+    from .similarity import layerwise
+    from .sweep import pretrain
+
+    seeds = list(seeds)
+    sources, src_acc = pretrain(pair.source, seeds, pair.family, **training)
+    plenty, plenty_acc = pretrain(pair.target, seeds, pair.family, **training)
+    small = [pretrain(pair.target.subsample(n_small, s), [s], pair.family, **training) for s in seeds]
+    probe = pair.target.x_test[:n_probe]
+    matrices = {}
+    with torch.no_grad():
+        for measure in measures:
+            kw = {"k": k} if measure == "neighbourhood_overlap" else {}
+            for label, nets in (("small", [m[0][0] for m in small]), ("plenty", plenty)):
+                mats = [layerwise(src.representations(probe), net.representations(probe), measure, **kw)
+                        for src, net in zip(sources, nets)]
+                matrices[(measure, label)] = np.mean(mats, axis=0)
+    rows = []
+    for s, src, net in zip(seeds, sources, plenty):
+        for name, model in (("source", src), ("target, plenty of data", net)):
+            for block, acc in enumerate(linear_probe_accuracy(model, pair.target, n_small, seed=s), 1):
+                rows.append({"network": name, "block": block, "seed": s, "probe_acc": acc})
+    return {"matrices": matrices, "probes": pd.DataFrame(rows),
+            "accuracy": {"source": float(np.mean(src_acc)), "target_plenty": float(np.mean(plenty_acc)),
+                         "target_small": float(np.mean([m[1][0] for m in small]))}}

@@ -141,15 +141,21 @@ def _distances_without_self(x: torch.Tensor, start: int, stop: int) -> torch.Ten
 
 
 def _k_smallest(d: torch.Tensor, k: int) -> torch.Tensor:
-    """Indices of the k smallest entries per row, ties to the lower index, ordered by (distance, index)."""
-    kth = torch.topk(d, k, dim=1, largest=False, sorted=True).values[:, -1:]
-    below = d < kth
-    tied = d == kth
-    room = k - below.sum(1, keepdim=True)
-    chosen = below | (tied & (tied.cumsum(1) <= room))
-    idx = chosen.nonzero()[:, 1].view(d.shape[0], k)  # ascending index order within each row
-    order = torch.sort(d.gather(1, idx), dim=1, stable=True).indices
-    return idx.gather(1, order)
+    """Indices of the k smallest entries per row, ordered by (distance, index): ties to the lower index."""
+    vals, idx = torch.topk(d, min(k + 1, d.shape[1]), dim=1, largest=False, sorted=True)
+    boundary = vals[:, k - 1] == vals[:, k] if vals.shape[1] > k else torch.zeros_like(vals[:, 0], dtype=torch.bool)
+    idx = idx[:, :k]
+    if bool(boundary.any()):  # a tie straddles the k-th place: choose the tied points by index
+        rows = boundary.nonzero().squeeze(1)
+        sub = d[rows]
+        kth = vals[rows, k - 1 : k]
+        tied = sub == kth
+        room = k - (sub < kth).sum(1, keepdim=True)
+        chosen = (sub < kth) | (tied & (tied.cumsum(1) <= room))
+        idx[rows] = chosen.nonzero()[:, 1].view(len(rows), k)
+    # order by distance, then by index (two stable sorts)
+    idx = idx.gather(1, torch.sort(idx, dim=1, stable=True).indices)
+    return idx.gather(1, torch.sort(d.gather(1, idx), dim=1, stable=True).indices)
 
 
 def knn_indices(x, k: int, device="auto", dtype=torch.float64) -> torch.Tensor:
@@ -196,9 +202,15 @@ def _ranks_in(y: torch.Tensor, neighbours: torch.Tensor) -> torch.Tensor:
         j = neighbours[a:b]
         dj = d.gather(1, j).unsqueeze(2)  # (c, k, 1)
         closer = (d.unsqueeze(1) < dj).sum(2)
-        cols = torch.arange(n, device=y.device)
-        tied_before = ((d.unsqueeze(1) == dj) & (cols < j.unsqueeze(2))).sum(2)
-        out.append(closer + tied_before + 1)
+        at_most = (d.unsqueeze(1) <= dj).sum(2)
+        ranks = closer + 1
+        tied = (at_most - closer) > 1  # another point at exactly the same distance: break by index
+        if bool(tied.any()):
+            rows, cols = tied.nonzero(as_tuple=True)
+            same = d[rows] == dj[rows, cols]
+            before = torch.arange(n, device=y.device) < j[rows, cols].unsqueeze(1)
+            ranks[rows, cols] += (same & before).sum(1)
+        out.append(ranks)
     return torch.cat(out)
 
 

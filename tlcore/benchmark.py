@@ -1,0 +1,95 @@
+"""Measurements behind the speed claims: batched engine against the one-at-a-time loop, and peak.
+
+Every figure is a ratio or rate measured side by side in one run on the same machine, so it means
+the same on a laptop and on a GPU node.
+"""
+from __future__ import annotations
+
+import copy
+import platform
+import time
+
+import torch
+import torch.nn.functional as F
+
+from .models import MLP
+from .train import BatchStream, fit
+from .validation import resolve_device
+
+__all__ = ["machine", "matmul_gflops", "loop_fit", "compare_training"]
+
+
+def machine(device="auto") -> str:
+    """A short description of where the numbers were taken."""
+    dev = resolve_device(device)
+    if dev.type == "cuda":
+        return f"{torch.cuda.get_device_name(dev)} (CUDA {torch.version.cuda}, torch {torch.__version__})"
+    return (f"{platform.processor() or platform.machine()}, {torch.get_num_threads()} threads "
+            f"(torch {torch.__version__}, CPU)")
+
+
+def _sync(dev):
+    if dev.type == "cuda":
+        torch.cuda.synchronize(dev)
+
+
+def matmul_gflops(n: int = 1024, repeats: int = 10, device="auto") -> float:
+    """The machine's measured dense float32 matrix-product rate, GFLOP/s."""
+    dev = resolve_device(device)
+    a, b = torch.randn(n, n, device=dev), torch.randn(n, n, device=dev)
+    a @ b
+    _sync(dev)
+    t = time.perf_counter()
+    for _ in range(repeats):
+        a @ b
+    _sync(dev)
+    return 2 * n ** 3 * repeats / (time.perf_counter() - t) / 1e9
+
+
+def loop_fit(models, x, y, subsets, seeds, steps, batch_size, lr, device="auto"):
+    """The idiomatic baseline: each network trained alone with ``torch.optim.Adam``, one after another."""
+    dev = resolve_device(device)
+    x, y = x.to(dev), y.to(dev)
+    out = []
+    for model, subset, seed in zip(models, subsets, seeds):
+        model = copy.deepcopy(model).to(dev)
+        opt = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=lr)
+        for batch in BatchStream(subset, batch_size, seed).take(steps).to(dev):
+            opt.zero_grad(set_to_none=True)
+            F.cross_entropy(model(x[batch]), y[batch]).backward()
+            opt.step()
+        out.append(model)
+    return out
+
+
+def _train_flops(model: MLP, batch: int) -> float:
+    """Forward + backward multiply-adds of one step (3 matrix products per layer), as FLOPs."""
+    weights = sum(p.numel() for name, p in model.named_parameters() if name.endswith("weight"))
+    return 3 * 2 * batch * weights
+
+
+def compare_training(width: int, n_members: int, steps: int = 100, batch_size: int = 128,
+                     depth: int = 4, in_dim: int = 64, n_data: int = 4096, device="auto") -> dict:
+    """Train the same grid of MLPs with the loop and with the batched engine; return the ratios."""
+    dev = resolve_device(device)
+    g = torch.Generator().manual_seed(0)
+    x = torch.randn(n_data, in_dim, generator=g)
+    y = torch.randint(0, 10, (n_data,), generator=g)
+    models = [MLP(in_dim, 10, width, depth, seed=i) for i in range(n_members)]
+    subsets = [torch.randperm(n_data, generator=g)[:1024] for _ in range(n_members)]
+    seeds = list(range(n_members))
+    fit(models[:2], x, y, subsets[:2], seeds[:2], steps=3, batch_size=batch_size, device=dev)  # warm-up
+    _sync(dev)
+    t = time.perf_counter()
+    loop_fit(models, x, y, subsets, seeds, steps, batch_size, 1e-3, dev)
+    _sync(dev)
+    loop_s = time.perf_counter() - t
+    t = time.perf_counter()
+    fit(models, x, y, subsets, seeds, steps=steps, batch_size=batch_size, device=dev)
+    _sync(dev)
+    batched_s = time.perf_counter() - t
+    peak = matmul_gflops(device=dev)
+    achieved = _train_flops(models[0], batch_size) * n_members * steps / batched_s / 1e9
+    return {"width": width, "members": n_members, "steps": steps, "loop_s": loop_s,
+            "batched_s": batched_s, "speedup": loop_s / batched_s, "batched_gflops": achieved,
+            "matmul_gflops": peak, "fraction_of_peak": achieved / peak}
