@@ -138,3 +138,17 @@ def test_bad_inputs_are_named():
         neighbourhood_overlap(x, x, 0)
     with pytest.raises(ValueError, match=r"labels must have shape \(10,\)"):
         label_overlap(x, np.zeros(8), 3)
+
+
+def test_chunked_paths_give_the_same_numbers(monkeypatch):
+    import tlcore.similarity as sim
+
+    x, y, labels = _clustered(n=121)
+    whole = (rbf_cka(x, y), neighbourhood_overlap(x, y, 5), information_imbalance(x, y, 3),
+             label_overlap(x, labels, 4))
+    monkeypatch.setattr(sim, "_CHUNK_ELEMENTS", 500)  # a few rows at a time
+    chunked = (rbf_cka(x, y), neighbourhood_overlap(x, y, 5), information_imbalance(x, y, 3),
+               label_overlap(x, labels, 4))
+    assert chunked[0] == pytest.approx(whole[0], abs=1e-12)
+    assert chunked[1:] == whole[1:]
+    assert rbf_cka(x, y) == pytest.approx(_cka_gram(_rbf(x, 0.8), _rbf(y, 0.8)), abs=1e-10)

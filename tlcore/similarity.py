@@ -90,47 +90,83 @@ def debiased_cka(x, y, device="auto") -> float:
     return float(xy / torch.sqrt(xx * yy))
 
 
+def _row_chunks(n_rows: int, n_cols: int, per_row: int = 1):
+    size = max(1, _CHUNK_ELEMENTS // max(1, n_cols * per_row))
+    for start in range(0, n_rows, size):
+        yield start, min(n_rows, start + size)
+
+
 def _sq_distances(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     d = a.square().sum(1, keepdim=True) - 2 * a @ b.T + b.square().sum(1)
     return d.clamp_min_(0)
 
 
-def _rbf_gram(x: torch.Tensor, sigma_frac: float) -> torch.Tensor:
-    # Kornblith et al.: sigma^2 = sigma_frac^2 * median of all squared pairwise distances.
-    d = _sq_distances(x, x)
-    flat, n = d.flatten(), d.numel()
-    median = flat.kthvalue((n + 1) // 2).values  # np.median: the middle, or the mean of the two
-    if n % 2 == 0:
-        median = 0.5 * (median + flat.kthvalue(n // 2 + 1).values)
-    if median <= 0:
+def _median_sq_distance(x: torch.Tensor, bins: int = 4096) -> torch.Tensor:
+    """Exact median of all N^2 squared distances (diagonal zeros included, as ``np.median``), in O(N) memory.
+
+    Two passes over row chunks: a histogram locates the bin of each middle order statistic, then only
+    the values in that bin are kept and sorted.
+    """
+    n = x.shape[0]
+    chunks = list(_row_chunks(n, n))
+    top = max(float(_sq_distances(x[a:b], x).max()) for a, b in chunks)
+    if top <= 0:
+        return torch.zeros((), dtype=x.dtype, device=x.device)
+    scale = bins / top
+
+    def bin_of(d):
+        return (d * scale).floor_().clamp_(max=bins - 1).long()
+
+    counts = torch.zeros(bins, dtype=torch.long, device=x.device)
+    for a, b in chunks:
+        counts += torch.bincount(bin_of(_sq_distances(x[a:b], x)).flatten(), minlength=bins)
+    cumulative = torch.cumsum(counts, 0)
+    values = []
+    for r in sorted({(n * n - 1) // 2, n * n // 2}):  # 0-based order statistics of the median
+        k = int(torch.searchsorted(cumulative, torch.tensor(r, device=x.device), right=True))
+        inside = torch.cat([d[bin_of(d) == k] for d in (_sq_distances(x[a:b], x) for a, b in chunks)])
+        values.append(inside.sort().values[r - int(cumulative[k] - counts[k])])
+    return sum(values) / len(values)
+
+
+def _rbf_sums(x: torch.Tensor, y: torch.Tensor, sigma_frac: float) -> tuple:
+    """Row sums and Frobenius products of the two Gaussian Gram matrices, built chunk by chunk."""
+    n = x.shape[0]
+    med_x, med_y = _median_sq_distance(x), _median_sq_distance(y)
+    if med_x <= 0 or med_y <= 0:
         raise ValueError("rbf_cka: the median pairwise distance is 0 (most points coincide)")
-    return torch.exp_(d.div_(-2 * sigma_frac ** 2 * median))
-
-
-def _centre_gram(k: torch.Tensor) -> torch.Tensor:
-    return k - k.mean(0, keepdim=True) - k.mean(1, keepdim=True) + k.mean()
+    rows_k = torch.zeros(n, dtype=x.dtype, device=x.device)
+    rows_l = torch.zeros_like(rows_k)
+    kl = kk = ll = torch.zeros((), dtype=x.dtype, device=x.device)
+    for a, b in _row_chunks(n, n, per_row=2):
+        k = torch.exp_(_sq_distances(x[a:b], x).div_(-2 * sigma_frac ** 2 * med_x))
+        l = torch.exp_(_sq_distances(y[a:b], y).div_(-2 * sigma_frac ** 2 * med_y))
+        rows_k[a:b], rows_l[a:b] = k.sum(1), l.sum(1)
+        kl, kk, ll = kl + (k * l).sum(), kk + k.square().sum(), ll + l.square().sum()
+    return rows_k, rows_l, kl, kk, ll
 
 
 def rbf_cka(x, y, sigma_frac: float = 0.8, device="auto") -> float:
     """CKA with Gaussian kernels of bandwidth ``sigma_frac`` x the median pairwise distance.
 
     As in Kornblith et al. (2019), ``sigma^2 = sigma_frac^2 * median(squared distances)``, the median
-    taken over all N^2 entries. Needs two N x N Gram matrices.
+    taken over all N^2 entries. The centred Gram matrices are never formed: with row sums ``K1``,
+    ``<HKH, HLH> = sum(K * L) - 2/N (K1).(L1) + (1'K1)(1'L1)/N^2``, accumulated over row chunks,
+    so memory grows as O(N).
     """
     if not sigma_frac > 0:
         raise ValueError(f"sigma_frac={sigma_frac!r} must be positive")
     x, y = _pair(x, y, device, torch.float64)
-    kx, ky = _centre_gram(_rbf_gram(x, sigma_frac)), _centre_gram(_rbf_gram(y, sigma_frac))
-    return float((kx * ky).sum() / (kx.norm() * ky.norm()))
+    n = x.shape[0]
+    rows_k, rows_l, kl, kk, ll = _rbf_sums(x, y, sigma_frac)
+    tk, tl = rows_k.sum(), rows_l.sum()
+    cross = kl - 2 / n * (rows_k @ rows_l) + tk * tl / n ** 2
+    norm_k = kk - 2 / n * (rows_k @ rows_k) + tk ** 2 / n ** 2
+    norm_l = ll - 2 / n * (rows_l @ rows_l) + tl ** 2 / n ** 2
+    return float(cross / torch.sqrt(norm_k * norm_l))
 
 
 # --------------------------------------------------------------------------- neighbourhoods
-
-
-def _row_chunks(n_rows: int, n_cols: int, per_row: int = 1):
-    size = max(1, _CHUNK_ELEMENTS // max(1, n_cols * per_row))
-    for start in range(0, n_rows, size):
-        yield start, min(n_rows, start + size)
 
 
 def _distances_without_self(x: torch.Tensor, start: int, stop: int) -> torch.Tensor:
