@@ -89,3 +89,19 @@ def test_site_pages_figures_and_sliders_offline(site):
         after = shown()
         assert after and after[0] != before[0], "moving the slider did not change the figure"
         browser.close()
+
+
+def test_reference_notebooks_match_the_chapters():
+    """nbval runs tests/notebooks/*.ipynb: they must be executions of the current chapter code."""
+    import jupytext
+    import nbformat
+
+    for name, path in chapters().items():
+        reference = ROOT / "tests" / "notebooks" / f"{path.stem}.ipynb"
+        assert reference.exists(), f"no reference notebook for {name}: run `make reference-notebooks`"
+        chapter_code = [c.source for c in jupytext.read(path).cells if c.cell_type == "code"]
+        ref_code = [c.source for c in nbformat.read(reference, as_version=4).cells if c.cell_type == "code"]
+        assert ref_code == chapter_code, f"{reference.name} is stale: run `make reference-notebooks`"
+        tags = [t for c in nbformat.read(reference, as_version=4).cells for t in c.metadata.get("tags", [])]
+        if name != "scale":
+            assert "nbval-check-output" in tags, f"{name} regression-checks no summary"
