@@ -55,10 +55,12 @@ def test_csv_input_and_budget(files, tmp_path):
     np.savetxt(tmp_path / "t.csv", rows, delimiter=",", header=header, comments="", fmt="%.6g")
     out = tmp_path / "a.json"
     result = _run("--target", tmp_path / "t.csv", "--source", files / "near.pt", "--source", files / "far.pt",
-                  "--budget", "6", "--json", out, "--steps", "100", "--seeds", "2")
+                  "--budget", "10", "--json", out, "--steps", "100", "--seeds", "2")
     assert result.returncode == 0, result.stderr
     advice = json.loads(out.read_text())
-    assert len(advice["protocols"]) * 2 <= 6 and advice["notes"]
+    assert advice["recommendation"]["networks_trained"] <= 10 and advice["notes"]
+    too_small = _run("--target", tmp_path / "t.csv", "--source", files / "near.pt", "--budget", "3", "--seeds", "2")
+    assert too_small.returncode == 2 and "budget_networks=3 is too small" in too_small.stderr
 
 
 def test_library_call_matches_task_api(files):

@@ -159,19 +159,21 @@ def advise(target: Task, sources: Mapping[str, BlockModel], *, top_sources: int 
     chosen = list(ranking.source[:top_sources])
     n_blocks = max(depths)
     protocols = candidate_protocols(n_blocks)
-    per_source = len(protocols) * len(seeds)
     if budget_networks is not None:
+        # Every network counts: the scratch ones behind the ranking, the protocols tried, and the
+        # final refit on all the data when a test set is given.
         check_int("budget_networks", budget_networks, low=1)
-        chosen = chosen[:max(1, min(len(chosen), budget_networks // max(1, 3 * len(seeds))))]
-        fit_protocols = budget_networks // (len(chosen) * len(seeds))
-        if fit_protocols < 3:
-            seeds = seeds[:max(1, budget_networks // (3 * len(chosen)))]
-            fit_protocols = budget_networks // (len(chosen) * len(seeds))
-        if fit_protocols < len(protocols):
-            protocols = _budget_protocols(protocols, n_blocks, fit_protocols)
-            notes.append(f"budget of {budget_networks} networks: tried {len(protocols)} protocols x "
+        overhead = len(seeds) * (2 if target.x_test.shape[0] else 1)
+        room = budget_networks - overhead
+        if room < len(seeds):
+            raise ValueError(f"budget_networks={budget_networks} is too small: ranking and the final fit "
+                             f"already train {overhead} networks, and each protocol needs {len(seeds)}")
+        chosen = chosen[:max(1, min(len(chosen), room // (3 * len(seeds))))]
+        keep = room // (len(chosen) * len(seeds))
+        if keep < len(protocols):
+            protocols = _budget_protocols(protocols, n_blocks, keep)
+            notes.append(f"budget of {budget_networks} networks: tried {len(protocols)} protocol(s) x "
                          f"{len(seeds)} seeds x {len(chosen)} source(s)")
-        per_source = len(protocols) * len(seeds)
 
     rows, trained_any = [], False
     for name in chosen:
@@ -205,7 +207,7 @@ def advise(target: Task, sources: Mapping[str, BlockModel], *, top_sources: int 
                       "frozen_depth": int(best.frozen_depth), "protocol": str(best.protocol),
                       "val_acc": float(best.val_acc), "val_acc_std": float(best.val_acc_std),
                       "scratch_acc": acc_of(0, 0), "standard_acc": acc_of(L, L),
-                      "networks_trained": len(table) * len(seeds) + len(seeds),
+                      "networks_trained": (len(table) + 1 + bool(target.x_test.shape[0])) * len(seeds),
                       "seconds": time.perf_counter() - start}
     if target.x_test.shape[0]:
         p = Protocol(recommendation["transfer_depth"], recommendation["frozen_depth"])
