@@ -22,7 +22,7 @@ from .train import fit
 from .validation import as_tensor, check_known
 
 __all__ = ["leep", "nce", "hscore", "logme", "source_outputs", "ranking_quality", "rank_sources",
-           "aggregate_layers", "train_scratch", "AGGREGATES", "SELECTION_MEASURES"]
+           "aggregate_layers", "train_scratch", "AGGREGATES", "BASELINES", "SELECTION_MEASURES"]
 
 
 # --------------------------------------------------------------------------- inputs
@@ -140,6 +140,15 @@ def logme(features, labels, max_iter: int = 1000, tol: float = 1e-10) -> float:
                     - 0.5 * float(np.sum(np.log(alpha + beta * s))))
         total += evidence / n
     return float(total / len(classes))
+
+
+# Each baseline as a function of a source network's outputs on the target training set.
+BASELINES = {
+    "leep": lambda probs, features, labels: leep(probs, labels),
+    "logme": lambda probs, features, labels: logme(features, labels),
+    "hscore": lambda probs, features, labels: hscore(features, labels),
+    "nce": lambda probs, features, labels: nce(probs.argmax(1), labels),
+}
 
 
 # --------------------------------------------------------------------------- ranking quality

@@ -10,6 +10,7 @@ import pandas as pd
 import torch
 
 from .models import BlockModel, build_model
+from .selection import BASELINES as _BASELINE_SCORES
 from .tasks import Task, TaskPair
 from .train import fit
 from .transfer import Protocol, all_protocols, transfer
@@ -141,7 +142,7 @@ def depth_sweep(pair: TaskPair, n_targets: Sequence[int], protocols: Sequence | 
     return table
 
 
-BASELINES = ("leep", "logme", "hscore", "nce")
+BASELINES = tuple(_BASELINE_SCORES)  # leep, logme, hscore, nce
 
 
 def candidate_sources(family: str, knob: str, values: Sequence, seed: int = 0,
@@ -230,16 +231,10 @@ def source_selection(family: str, knob: str, values: Sequence, n_targets: Sequen
                                                     aggregate=aggregate, k=min(k, n - 1),
                                                     scratch_models=scratch)
                     scores[m] = dict(zip(ranked.source, ranked.score))
+            outputs = {name: selection.source_outputs(model, sub.x_train) for name, model in models.items()}
             for b in baselines:
-                scores[b] = {}
-            for name, model in models.items():
-                probs, feats = selection.source_outputs(model, sub.x_train)
-                y = sub.y_train.numpy()
-                for b in baselines:
-                    scores[b][name] = {"leep": lambda: selection.leep(probs, y),
-                                       "nce": lambda: selection.nce(probs.argmax(1), y),
-                                       "logme": lambda: selection.logme(feats, y),
-                                       "hscore": lambda: selection.hscore(feats, y)}[b]()
+                scores[b] = {name: selection.BASELINES[b](probs, feats, sub.y_train.numpy())
+                             for name, (probs, feats) in outputs.items()}
             truth = {name: best[(name, n, seed)][0] for name in candidates}
             for selector, s in scores.items():
                 quality = selection.ranking_quality(s, truth)
