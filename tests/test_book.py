@@ -74,6 +74,8 @@ def test_site_pages_figures_and_sliders_offline(site):
             assert "Traceback (most recent call last)" not in text and not page.locator(".output.error").count(), name
             figures = page.locator("img").count() + page.locator(".widget-image").count()
             assert figures >= 1, f"chapter {name} shows no figure"
+            views = page.locator('script[type="application/vnd.jupyter.widget-view+json"]').count()
+            assert page.locator(".widget-slider").count() == views, f"{name}: widgets rendered twice or not at all"
         page.goto(pages["transfer-depth"].as_uri())
         page.wait_for_selector(".widget-image", timeout=20000)
 
