@@ -15,7 +15,7 @@ from .models import BlockModel
 from .tasks import Task, TaskPair, _generator
 
 __all__ = ["summarise", "optimal_protocols", "gains", "measured_similarity", "linear_probe_accuracy",
-           "compare_representations"]
+           "compare_representations", "best_by_recipe", "RECIPES"]
 
 PROTOCOL_KEYS = ["transfer_depth", "frozen_depth"]
 
@@ -160,3 +160,27 @@ def compare_representations(pair: TaskPair, n_small: int, seeds: Sequence[int] =
     return {"matrices": matrices, "probes": pd.DataFrame(rows),
             "accuracy": {"source": float(np.mean(src_acc)), "target_plenty": float(np.mean(plenty_acc)),
                          "target_small": float(np.mean([m[1][0] for m in small]))}}
+
+
+RECIPES = {
+    "fine-tuned (l, 0)": lambda s, L: s.frozen_depth == 0,
+    "frozen (l, l)": lambda s, L: s.frozen_depth == s.transfer_depth,
+    "defrosted (L, f)": lambda s, L: s.transfer_depth == L,
+}
+
+
+def best_by_recipe(table: pd.DataFrame, by: Sequence[str] = ("n_target",)) -> pd.DataFrame:
+    """The best protocol of each recipe (fine-tuned, frozen, defrosted) in each ``by`` group.
+
+    One row per group and recipe with ``recipe``, ``transfer_depth``, ``frozen_depth``, ``mean``, ``sem``.
+    ``L`` is the deepest transfer present in the table.
+    """
+    s = summarise(table, by)
+    L = int(s.transfer_depth.max())
+    parts = []
+    for recipe, keep in RECIPES.items():
+        part = s[keep(s, L)].sort_values(list(by) + ["mean", "transfer_depth"],
+                                         ascending=[True] * len(by) + [False, True], kind="stable")
+        parts.append(part.groupby(list(by), sort=True).head(1).assign(recipe=recipe))
+    out = pd.concat(parts).sort_values(list(by), kind="stable").reset_index(drop=True)
+    return out[list(by) + ["recipe", "transfer_depth", "frozen_depth", "mean", "sem"]]

@@ -1,0 +1,63 @@
+"""Reductions of tidy tables, on hand-made tables with known answers."""
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from tlcore.analysis import (best_by_recipe, gains, linear_probe_accuracy, measured_similarity,
+                             optimal_protocols, summarise)
+from tlcore.models import MLP
+from tlcore.tasks import Task, digits_pair, teacher_pair
+
+# accuracy of (transfer_depth, frozen_depth) at n_target 10 and 100, two seeds each
+ACC = {10: {(0, 0): 0.40, (1, 0): 0.50, (1, 1): 0.55, (2, 0): 0.45, (2, 2): 0.60, (2, 1): 0.58},
+       100: {(0, 0): 0.70, (1, 0): 0.75, (1, 1): 0.65, (2, 0): 0.72, (2, 2): 0.50, (2, 1): 0.60}}
+
+
+@pytest.fixture
+def table():
+    rows = [{"n_target": n, "transfer_depth": t, "frozen_depth": f, "seed": s, "test_acc": a + (0.01 if s else -0.01)}
+            for n, accs in ACC.items() for (t, f), a in accs.items() for s in (0, 1)]
+    return pd.DataFrame(rows)
+
+
+def test_summarise_means_and_errors(table):
+    s = summarise(table)
+    row = s[(s.n_target == 10) & (s.transfer_depth == 2) & (s.frozen_depth == 2)].iloc[0]
+    assert row["mean"] == pytest.approx(0.60) and row["sem"] == pytest.approx(0.01) and row.n_seeds == 2
+
+
+def test_optimal_protocols_and_gains(table):
+    best = optimal_protocols(table).set_index("n_target")
+    assert tuple(best.loc[10, ["transfer_depth", "frozen_depth"]]) == (2, 2)
+    assert tuple(best.loc[100, ["transfer_depth", "frozen_depth"]]) == (1, 0)
+    tuned = optimal_protocols(table, frozen=False).set_index("n_target")
+    assert tuple(tuned.loc[10, ["transfer_depth", "frozen_depth"]]) == (1, 0)
+    g = gains(table).set_index("n_target")
+    assert g.loc[10, "gain_over_scratch"] == pytest.approx(0.20)
+    assert g.loc[100, "gain_over_standard"] == pytest.approx(0.25)  # (1, 0) 0.75 against (2, 2) 0.50
+    assert g.index.dtype == np.int64
+
+
+def test_best_by_recipe(table):
+    b = best_by_recipe(table).set_index(["n_target", "recipe"])
+    assert tuple(b.loc[(10, "defrosted (L, f)"), ["transfer_depth", "frozen_depth"]]) == (2, 2)
+    assert tuple(b.loc[(100, "defrosted (L, f)"), ["transfer_depth", "frozen_depth"]]) == (2, 0)
+    assert tuple(b.loc[(100, "frozen (l, l)"), ["transfer_depth", "frozen_depth"]]) == (0, 0)
+
+
+def test_measured_similarity():
+    small = dict(n_source=100, n_target_pool=100, n_test=100)
+    same = measured_similarity(teacher_pair(1, 0.0, seed=0, **small), n=500)
+    assert same == {"label_agreement": 1.0, "input_correlation": pytest.approx(1.0)}
+    real = measured_similarity(digits_pair(1.0, 1.0, seed=0))
+    assert real["shared_classes"] == 0.0 and real["fixed_inputs"] < 0.1
+
+
+def test_linear_probe_reads_the_useful_layer():
+    g = torch.Generator().manual_seed(0)
+    x = torch.randn(400, 5, generator=g)
+    y = (x[:, 0] > 0).long()
+    task = Task(x[:300], y[:300], x[300:], y[300:], 2, "sign")
+    accs = linear_probe_accuracy(MLP(5, 2, width=64, depth=2, seed=0), task)
+    assert len(accs) == 2 and min(accs) > 0.8  # random ReLU features keep a linearly readable sign
