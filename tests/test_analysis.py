@@ -4,7 +4,7 @@ import pandas as pd
 import pytest
 import torch
 
-from tlcore.analysis import (best_by_recipe, gains, linear_probe_accuracy, measured_similarity,
+from tlcore.analysis import (best_by_recipe, gains, linear_probe_accuracy, measured_similarity, selection_summary,
                              optimal_protocols, summarise)
 from tlcore.models import MLP
 from tlcore.tasks import Task, digits_pair, teacher_pair
@@ -61,3 +61,13 @@ def test_linear_probe_reads_the_useful_layer():
     task = Task(x[:300], y[:300], x[300:], y[300:], 2, "sign")
     accs = linear_probe_accuracy(MLP(5, 2, width=64, depth=2, seed=0), task)
     assert len(accs) == 2 and min(accs) > 0.8  # random ReLU features keep a linearly readable sign
+
+
+def test_selection_summary_counts_each_group_once():
+    rows = [{"selector": sel, "n_target": 10, "seed": seed, "candidate": c, "spearman": sp, "kendall": sp,
+             "top1_hit": hit, "regret": reg}
+            for sel, seed, sp, hit, reg in [("a", 0, 1.0, True, 0.0), ("a", 1, 0.0, False, 0.2), ("b", 0, -1.0, False, 0.4)]
+            for c in ("x", "y", "z")]
+    out = selection_summary(pd.DataFrame(rows))
+    assert out.loc["a", "spearman"] == pytest.approx(0.5) and out.loc["a", "regret"] == pytest.approx(0.1)
+    assert out.loc["b", "top1_hit"] == 0.0

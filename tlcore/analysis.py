@@ -15,7 +15,7 @@ from .models import BlockModel
 from .tasks import Task, TaskPair, _generator
 
 __all__ = ["summarise", "optimal_protocols", "gains", "measured_similarity", "linear_probe_accuracy",
-           "compare_representations", "best_by_recipe", "RECIPES"]
+           "compare_representations", "best_by_recipe", "RECIPES", "selection_summary"]
 
 PROTOCOL_KEYS = ["transfer_depth", "frozen_depth"]
 
@@ -184,3 +184,14 @@ def best_by_recipe(table: pd.DataFrame, by: Sequence[str] = ("n_target",)) -> pd
         parts.append(part.groupby(list(by), sort=True).head(1).assign(recipe=recipe))
     out = pd.concat(parts).sort_values(list(by), kind="stable").reset_index(drop=True)
     return out[list(by) + ["recipe", "transfer_depth", "frozen_depth", "mean", "sem"]]
+
+
+def selection_summary(table: pd.DataFrame, by: Sequence[str] = ()) -> pd.DataFrame:
+    """Mean ranking quality of each selector over seeds, from a :func:`tlcore.sweep.source_selection` table.
+
+    The table repeats a group's quality on each candidate's row; one copy per (selector, n_target,
+    seed) is kept before averaging. Columns: ``spearman``, ``kendall``, ``top1_hit``, ``regret``.
+    """
+    keys = list(by) + ["selector"]
+    once = table.drop_duplicates(["selector", "n_target", "seed"])
+    return once.groupby(keys)[["spearman", "kendall", "top1_hit", "regret"]].mean()
