@@ -106,6 +106,22 @@ def test_neighbourhood_properties_and_ties():
     assert torch.equal(knn_indices(pts, 3), knn_indices(pts, 3))
 
 
+@pytest.mark.parametrize("dtype", [torch.float64, torch.float32])
+def test_rank_counting_kernel_equals_sorting(dtype):
+    """The compiled CPU rank counter and the sort-based GPU path give the same ranks, ties included."""
+    from tlcore.similarity import _ranks_by_counting, _ranks_by_sorting
+
+    g = torch.Generator().manual_seed(0)
+    d = torch.randint(0, 40, (30, 300), generator=g).to(dtype)  # many exact ties
+    d[torch.arange(30), torch.arange(30) + 7] = float("inf")  # self, as the callers set it
+    j = torch.stack([torch.randperm(300, generator=g)[:6] for _ in range(30)])
+    j[j == torch.arange(30).unsqueeze(1) + 7] = 0
+    counted, by_sorting = _ranks_by_counting(d, j), _ranks_by_sorting(d, j)
+    dj = d.gather(1, j).unsqueeze(2)
+    brute = 1 + (d.unsqueeze(1) < dj).sum(2) + ((d.unsqueeze(1) == dj) & (torch.arange(300) < j.unsqueeze(2))).sum(2)
+    assert torch.equal(counted, brute) and torch.equal(by_sorting, brute)
+
+
 def test_layerwise_matrix():
     rng = np.random.default_rng(5)
     a = [torch.tensor(rng.normal(size=(60, d))) for d in (3, 4)]
@@ -146,7 +162,7 @@ def test_chunked_paths_give_the_same_numbers(monkeypatch):
     x, y, labels = _clustered(n=121)
     whole = (rbf_cka(x, y), neighbourhood_overlap(x, y, 5), information_imbalance(x, y, 3),
              label_overlap(x, labels, 4))
-    monkeypatch.setattr(sim, "_CHUNK_ELEMENTS", 500)  # a few rows at a time
+    monkeypatch.setattr(sim, "_CHUNK_ELEMENTS", {"cpu": 500, "accelerator": 500})  # a few rows at a time
     chunked = (rbf_cka(x, y), neighbourhood_overlap(x, y, 5), information_imbalance(x, y, 3),
                label_overlap(x, labels, 4))
     assert chunked[0] == pytest.approx(whole[0], abs=1e-12)
