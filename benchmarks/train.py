@@ -2,7 +2,7 @@
 
 Prints, per (width, grid size), the loop and batched wall times, the speedup, the batched engine's
 achieved GFLOP/s and the machine's dense-matmul GFLOP/s measured in the same run, and their ratio.
-Usage: python benchmarks/train.py [--steps 40] [--device auto]
+Usage: python benchmarks/train.py [--steps 40] [--repeats 3] [--device auto]
 """
 import argparse
 
@@ -10,13 +10,15 @@ from tlcore.benchmark import compare_training, machine
 
 parser = argparse.ArgumentParser()
 parser.add_argument("--steps", type=int, default=40)
+parser.add_argument("--repeats", type=int, default=3, help="alternate timings; each side keeps its fastest")
 parser.add_argument("--device", default="auto")
 args = parser.parse_args()
 
 print(f"machine: {machine(args.device)}")
 headline = {}
 for width, members, batch in [(64, 64, 50), (64, 256, 50), (256, 64, 128), (256, 256, 128)]:
-    r = compare_training(width, members, steps=args.steps, batch_size=batch, device=args.device)
+    r = compare_training(width, members, steps=args.steps, batch_size=batch, repeats=args.repeats,
+                         device=args.device)
     print(f"width {width:4d}, {members:4d} networks, batch {batch:3d}: loop {r['loop_s']:.2f} s, "
           f"batched {r['batched_s']:.2f} s, {r['batched_gflops']:.0f} GFLOP/s of {r['matmul_gflops']:.0f}")
     headline[f"speedup_w{width}_n{members}"] = r["speedup"]

@@ -100,3 +100,30 @@ def test_groups_of_members_train_as_one_ensemble():
     for n in whole.names:
         assert torch.allclose(whole.params[n], grouped.params[n], atol=1e-6)
         assert torch.equal(whole.trainable[n], grouped.trainable[n])
+
+
+def test_hand_written_mlp_engine_equals_autograd():
+    """The analytic MLP backward (used by default for MLPs) against autograd through vmap."""
+    g = torch.Generator().manual_seed(3)
+    x, y = torch.randn(200, 10, generator=g), torch.randint(0, 4, (200,), generator=g)
+    source = MLP(10, 4, width=16, depth=3, seed=0)
+    # fully frozen features (only the head trains), partly frozen, defrosted, scratch
+    models = [transfer(source, Protocol(t, f), 4, seed=t) for t, f in [(3, 3), (2, 1), (3, 0), (0, 0)]]
+    subsets = [torch.arange(20), torch.arange(150), torch.arange(40, 200), torch.arange(33)]
+    kw = dict(steps=25, batch_size=32, lr=2e-3, weight_decay=1e-3, device="cpu")
+    auto = fit(models, x, y, subsets, range(4), **kw)
+    general = fit(models, x, y, subsets, range(4), engine="autograd", **kw)
+    for n in auto.names:
+        assert torch.allclose(auto.params[n], general.params[n], atol=1e-5), n
+    assert torch.equal(auto.params["blocks.0.0.weight"][0], general.params["blocks.0.0.weight"][0])
+    # nobody trains the lower blocks: the hand-written pass stops back-propagating above them
+    heads_only = [transfer(source, Protocol(3, 3), 4, seed=s) for s in range(2)]
+    auto = fit(heads_only, x, y, subsets[:2], range(2), **kw)
+    general = fit(heads_only, x, y, subsets[:2], range(2), engine="autograd", **kw)
+    assert torch.allclose(auto.params["head.weight"], general.params["head.weight"], atol=1e-5)
+    assert torch.equal(auto.params["blocks.2.0.weight"], general.params["blocks.2.0.weight"])
+    with pytest.raises(ValueError, match="unknown engine 'fast'"):
+        fit(models, x, y, subsets, range(4), engine="fast", **kw)
+    cnn = CNN1d(16, 3, width=4, depth=2, seed=0)
+    with pytest.raises(ValueError, match="engine='mlp' needs MLP members, got CNN1d"):
+        fit([cnn], torch.randn(20, 16), torch.randint(0, 3, (20,)), [torch.arange(20)], [0], engine="mlp")

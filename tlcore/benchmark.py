@@ -63,14 +63,28 @@ def loop_fit(models, x, y, subsets, seeds, steps, batch_size, lr, device="auto")
 
 
 def _train_flops(model: MLP, batch: int) -> float:
-    """Forward + backward multiply-adds of one step (3 matrix products per layer), as FLOPs."""
-    weights = sum(p.numel() for name, p in model.named_parameters() if name.endswith("weight"))
-    return 3 * 2 * batch * weights
+    """FLOPs of one step: 3 matrix products per layer (forward, input and weight gradients), except
+    the first layer, whose input gradient nobody computes."""
+    weights = [p.numel() for name, p in model.named_parameters() if name.endswith("weight")]
+    return 2 * batch * (3 * sum(weights) - weights[0])
+
+
+def _timed(fn, dev) -> float:
+    _sync(dev)
+    t = time.perf_counter()
+    fn()
+    _sync(dev)
+    return time.perf_counter() - t
 
 
 def compare_training(width: int, n_members: int, steps: int = 100, batch_size: int = 128,
-                     depth: int = 4, in_dim: int = 64, n_data: int = 4096, device="auto") -> dict:
-    """Train the same grid of MLPs with the loop and with the batched engine; return the ratios."""
+                     depth: int = 4, in_dim: int = 64, n_data: int = 4096, repeats: int = 3,
+                     device="auto") -> dict:
+    """Train the same grid of MLPs with the loop and with the batched engine; return the ratios.
+
+    The two are timed alternately ``repeats`` times and each keeps its fastest run, so that a
+    busy moment of a shared machine does not land on one side only.
+    """
     dev = resolve_device(device)
     g = torch.Generator().manual_seed(0)
     x = torch.randn(n_data, in_dim, generator=g)
@@ -78,16 +92,15 @@ def compare_training(width: int, n_members: int, steps: int = 100, batch_size: i
     models = [MLP(in_dim, 10, width, depth, seed=i) for i in range(n_members)]
     subsets = [torch.randperm(n_data, generator=g)[:1024] for _ in range(n_members)]
     seeds = list(range(n_members))
-    fit(models[:2], x, y, subsets[:2], seeds[:2], steps=3, batch_size=batch_size, device=dev)  # warm-up
-    _sync(dev)
-    t = time.perf_counter()
-    loop_fit(models, x, y, subsets, seeds, steps, batch_size, 1e-3, dev)
-    _sync(dev)
-    loop_s = time.perf_counter() - t
-    t = time.perf_counter()
-    fit(models, x, y, subsets, seeds, steps=steps, batch_size=batch_size, device=dev)
-    _sync(dev)
-    batched_s = time.perf_counter() - t
+    # warm both up: first calls pay for allocations and lazy initialisation
+    loop_fit(models[:2], x, y, subsets[:2], seeds[:2], 3, batch_size, 1e-3, dev)
+    fit(models[:2], x, y, subsets[:2], seeds[:2], steps=3, batch_size=batch_size, device=dev)
+    loop_s = batched_s = float("inf")
+    for _ in range(repeats):
+        loop_s = min(loop_s, _timed(lambda: loop_fit(models, x, y, subsets, seeds, steps, batch_size,
+                                                     1e-3, dev), dev))
+        batched_s = min(batched_s, _timed(lambda: fit(models, x, y, subsets, seeds, steps=steps,
+                                                      batch_size=batch_size, device=dev), dev))
     peak = matmul_gflops(device=dev)
     achieved = _train_flops(models[0], batch_size) * n_members * steps / batched_s / 1e9
     return {"width": width, "members": n_members, "steps": steps, "loop_s": loop_s,

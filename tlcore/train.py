@@ -18,8 +18,8 @@ import torch
 import torch.nn.functional as F
 from torch.func import functional_call, vmap
 
-from .models import BlockModel
-from .validation import as_tensor, check_int, resolve_device
+from .models import MLP, BlockModel
+from .validation import as_tensor, check_int, check_known, resolve_device
 
 __all__ = ["Ensemble", "BatchStream", "fit", "accuracy"]
 
@@ -63,20 +63,20 @@ class Ensemble:
             raise ValueError("an ensemble needs at least one model")
         self.device = resolve_device(device)
         first = models[0]
-        shapes = {n: p.shape for n, p in first.named_parameters()}
-        for i, m in enumerate(models):
-            other = {n: p.shape for n, p in m.named_parameters()}
-            if type(m) is not type(first) or other != shapes:
+        named = [dict(m.named_parameters()) for m in models]  # once: get_parameter is slow
+        shapes = {n: p.shape for n, p in named[0].items()}
+        for i, (m, params) in enumerate(zip(models, named)):
+            if type(m) is not type(first) or {n: p.shape for n, p in params.items()} != shapes:
                 raise ValueError(f"model {i} ({type(m).__name__}, {m.config}) does not share the "
                                  f"architecture of model 0 ({type(first).__name__}, {first.config})")
         self.template = copy.deepcopy(first).to("meta")
         self.config = dict(first.config)
         self.names = list(shapes)
-        self.params = {n: torch.stack([m.get_parameter(n).detach() for m in models]).to(self.device)
+        self.params = {n: torch.stack([p[n].detach() for p in named]).to(self.device)
                        for n in self.names}
         # 1.0 where a member trains a tensor, 0.0 where it is frozen: shape (E, 1, ..., 1)
         self.trainable = {
-            n: torch.tensor([float(m.get_parameter(n).requires_grad) for m in models],
+            n: torch.tensor([float(p[n].requires_grad) for p in named],
                             device=self.device).view(-1, *[1] * len(shapes[n]))
             for n in self.names}
         self._forward = vmap(self._single_forward)
@@ -130,7 +130,8 @@ class Ensemble:
 
 def fit(models: Sequence[BlockModel], x, y, subsets: Sequence, seeds: Sequence[int], *,
         steps: int = 500, batch_size: int = 128, lr: float = 1e-3, weight_decay: float = 0.0,
-        device="auto", chunk_steps: int = 64, max_members: int | None = None) -> Ensemble:
+        device="auto", chunk_steps: int = 64, max_members: int | None = None,
+        engine: str = "auto") -> Ensemble:
     """Train every model on its own subset of ``(x, y)`` with Adam, all in one batched ensemble.
 
     ``models[e]`` trains on ``x[subsets[e]]`` for ``steps`` steps of ``min(batch_size, len(subset))``
@@ -139,7 +140,10 @@ def fit(models: Sequence[BlockModel], x, y, subsets: Sequence, seeds: Sequence[i
     Parameters with ``requires_grad = False`` in a member stay exactly as they are in that member.
     Members are trained in groups of at most ``max_members`` (default: all at once on a GPU; on a
     CPU, groups whose weights fit in cache, about 4M parameters, which is faster than one huge
-    stack). Returns the trained :class:`Ensemble`; the input models are not modified.
+    stack). ``engine="auto"`` computes the gradients of plain :class:`~tlcore.models.MLP` members
+    with a hand-written batched backward pass (no autograd graph, no vmap: about 1.4x faster on a
+    CPU at width 64) and of every other model with autograd through ``vmap``; ``"autograd"``
+    forces the general path. Returns the trained :class:`Ensemble`; the input models are not modified.
     """
     n = len(models)
     if not (len(subsets) == len(seeds) == n):
@@ -147,6 +151,7 @@ def fit(models: Sequence[BlockModel], x, y, subsets: Sequence, seeds: Sequence[i
                          "one of each per member is needed")
     check_int("steps", steps, low=0)
     check_int("batch_size", batch_size, low=1)
+    check_known("engine", engine, ["auto", *ENGINES])
     x = as_tensor("x", x)
     y = torch.as_tensor(y)
     if x.ndim != 2 or y.shape != (x.shape[0],):
@@ -169,16 +174,18 @@ def fit(models: Sequence[BlockModel], x, y, subsets: Sequence, seeds: Sequence[i
         max_members = n if dev.type == "cuda" else max(1, _CPU_GROUP_PARAMETERS // per_member)
     check_int("max_members", max_members, low=1)
     x, y = x.to(dev), y.to(dev, torch.long)
-    groups = [range(a, min(n, a + max_members)) for a in range(0, n, max_members)]
+    size = -(-n // -(-n // max_members))  # groups of equal size, none larger than max_members
+    groups = [range(a, min(n, a + size)) for a in range(0, n, size)]
     return Ensemble.concat([
         _fit_group([models[i] for i in g], x, y, [subsets[i] for i in g], [seeds[i] for i in g],
-                   steps, batch_size, lr, weight_decay, dev, chunk_steps) for g in groups])
+                   steps, batch_size, lr, weight_decay, dev, chunk_steps, engine) for g in groups])
 
 
 _CPU_GROUP_PARAMETERS = 4_000_000
 
 
-def _fit_group(models, x, y, subsets, seeds, steps, batch_size, lr, weight_decay, dev, chunk_steps):
+def _fit_group(models, x, y, subsets, seeds, steps, batch_size, lr, weight_decay, dev, chunk_steps,
+               engine):
     n = len(models)
     ens = Ensemble(models, dev)
     streams = [BatchStream(s, batch_size, seed) for s, seed in zip(subsets, seeds)]
@@ -194,6 +201,9 @@ def _fit_group(models, x, y, subsets, seeds, steps, batch_size, lr, weight_decay
     # gradient is then 0 from the first step, so its Adam moments stay 0 and its update is exactly 0.
     masks = [None if bool(ens.trainable[k].all()) else ens.trainable[k] for k in names]
     optimiser = _adam(params, lr)
+    if engine == "auto":
+        engine = "mlp" if type(models[0]) is MLP else "autograd"
+    gradients = ENGINES[engine](ens, names)
 
     done = 0
     while done < steps:
@@ -203,11 +213,7 @@ def _fit_group(models, x, y, subsets, seeds, steps, batch_size, lr, weight_decay
             idx[:, e, : st.batch] = st.take(block)
         idx = idx.to(dev)
         for s in range(block):
-            xb, yb = x[idx[s]], y[idx[s]]
-            logits = ens.logits(xb)
-            ce = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), yb.reshape(-1),
-                                 reduction="none").view(n, width)
-            grads = torch.autograd.grad((ce * weights).sum(), params)
+            grads = gradients(x[idx[s]], y[idx[s]], weights)
             with torch.no_grad():
                 for p, g, m in zip(params, grads, masks):
                     if weight_decay:
@@ -220,6 +226,62 @@ def _fit_group(models, x, y, subsets, seeds, steps, batch_size, lr, weight_decay
         p.grad = None
         p.requires_grad_(False)
     return ens
+
+
+def _autograd_gradients(ens: Ensemble, names: list[str]):
+    """Gradients of the slot-weighted cross-entropy by autograd through ``vmap``: any block model."""
+    params = [ens.params[k] for k in names]
+
+    def gradients(xb, yb, weights):
+        logits = ens.logits(xb)
+        ce = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), yb.reshape(-1),
+                             reduction="none").view(weights.shape)
+        return torch.autograd.grad((ce * weights).sum(), params)
+
+    return gradients
+
+
+def _mlp_gradients(ens: Ensemble, names: list[str]):
+    """The same gradients for a stack of Linear+ReLU blocks, written out with batched products.
+
+    Forward ``h <- relu(b + h W^T)`` per layer with ``baddbmm``; backward ``dW = g^T h``,
+    ``db = sum g``, ``g <- (g W) * [h > 0]``. Weight gradients come out in the weights' own
+    layout, and layers below the lowest trained tensor are not back-propagated through.
+    """
+    if type(ens.template) is not MLP:
+        raise ValueError(f"engine='mlp' needs MLP members, got {type(ens.template).__name__}")
+    depth = ens.config["depth"]
+    layers = [f"blocks.{i}.0" for i in range(depth)] + ["head"]
+    weights_ = [ens.params[f"{name}.weight"] for name in layers]
+    biases = [ens.params[f"{name}.bias"].unsqueeze(1) for name in layers]
+    wanted = set(names)
+    lowest = min(i for i, name in enumerate(layers) if {f"{name}.weight", f"{name}.bias"} & wanted)
+
+    @torch.no_grad()
+    def gradients(xb, yb, weights):
+        hs = [xb]
+        for i, (w, b) in enumerate(zip(weights_, biases)):
+            h = torch.baddbmm(b, hs[-1], w.transpose(1, 2))
+            hs.append(h.clamp_min_(0) if i < depth else h)
+        # d(weighted cross-entropy)/d(logits). (Softmax over a strided class axis is ~8x faster on
+        # CPU than over a contiguous axis of 10; the values are the same.)
+        g = torch.softmax(hs.pop().transpose(1, 2), dim=1).transpose(1, 2)
+        g.scatter_add_(2, yb.unsqueeze(2), torch.full(yb.shape + (1,), -1.0, dtype=g.dtype,
+                                                      device=g.device))
+        g.mul_(weights.unsqueeze(2))
+        out = {}
+        for i in range(depth, lowest - 1, -1):
+            h = hs.pop()
+            out[f"{layers[i]}.weight"] = torch.bmm(g.transpose(1, 2), h)
+            out[f"{layers[i]}.bias"] = g.sum(1)
+            if i > lowest:
+                g = torch.ops.aten.threshold_backward(torch.bmm(g, weights_[i]), h, 0)
+        return [out[k] for k in names]
+
+    return gradients
+
+
+ENGINES = {"autograd": _autograd_gradients, "mlp": _mlp_gradients}
 
 
 def _adam(params, lr):
