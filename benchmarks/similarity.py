@@ -53,6 +53,16 @@ DADAPY = textwrap.dedent("""
 """)
 
 
+def fastest(fn, repeats=20):
+    """The result of ``fn`` and its fastest wall time over ``repeats`` calls."""
+    best = float("inf")
+    for _ in range(repeats):
+        t = time.perf_counter()
+        out = fn()
+        best = min(best, time.perf_counter() - t)
+    return out, best
+
+
 def numpy_linear_cka(x, y):
     x, y = x - x.mean(0), y - y.mean(0)
     return np.linalg.norm(y.T @ x) ** 2 / (np.linalg.norm(x.T @ x) * np.linalg.norm(y.T @ y))
@@ -77,8 +87,8 @@ for n in args.sizes:
     t = time.perf_counter(); no = neighbourhood_overlap(x, y, args.k); t_no = time.perf_counter() - t
     t = time.perf_counter(); ii = information_imbalance(x, y, args.k); t_ii = time.perf_counter() - t
     t = time.perf_counter(); distances_only(x, y); t_floor = time.perf_counter() - t
-    t = time.perf_counter(); cka = linear_cka(x, y); t_cka = time.perf_counter() - t
-    t = time.perf_counter(); cka_np = numpy_linear_cka(x, y); t_cka_np = time.perf_counter() - t
+    cka, t_cka = fastest(lambda: linear_cka(x, y))  # milliseconds: the fastest of several calls
+    cka_np, t_cka_np = fastest(lambda: numpy_linear_cka(x, y))
     print(f"N={n}: overlap {t_no:.2f} s vs DADApy {ref['t_no']:.2f} s; imbalance {t_ii:.2f} s vs "
           f"DADApy {ref['t_ii']:.2f} s; linear CKA {t_cka:.4f} s vs NumPy {t_cka_np:.4f} s")
     results[f"overlap_speedup_n{n}"] = ref["t_no"] / t_no
