@@ -122,6 +122,16 @@ def test_rank_counting_kernel_equals_sorting(dtype):
     assert torch.equal(counted, brute) and torch.equal(by_sorting, brute)
 
 
+def test_information_imbalance_from_worker_threads():
+    """Worker threads (as under a threaded executor) use the serial kernel and get the same numbers."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    x, y, _ = _random(n=300)
+    main = information_imbalance(x, y, 4)
+    with ThreadPoolExecutor(2) as pool:
+        assert list(pool.map(lambda _: information_imbalance(x, y, 4), range(3))) == [main] * 3
+
+
 def test_layerwise_matrix():
     rng = np.random.default_rng(5)
     a = [torch.tensor(rng.normal(size=(60, d))) for d in (3, 4)]

@@ -18,6 +18,7 @@ exact references; pass ``dtype=torch.float32`` for speed on large GPU problems.
 """
 from __future__ import annotations
 
+import threading
 from typing import Callable, Sequence
 
 import numpy as np
@@ -265,37 +266,45 @@ def _ranks_by_sorting(d: torch.Tensor, j: torch.Tensor) -> torch.Tensor:
     return ranks
 
 
-_rank_kernel = None
+def _rank_kernel(parallel: bool):
+    """Compile (numba, cached on disk) the loop that counts, per row, the points before each neighbour."""
+    import numba
+
+    @numba.njit(parallel=parallel, cache=True)
+    def count_ranks(d, j, out):
+        for r in numba.prange(d.shape[0]):  # a plain range when not parallel
+            row = d[r]
+            for m in range(j.shape[1]):
+                jm = j[r, m]
+                t = row[jm]
+                count = 1
+                for l in range(jm):  # lower indices: a tie comes first
+                    count += row[l] <= t
+                for l in range(jm, row.shape[0]):
+                    count += row[l] < t
+                out[r, m] = count
+
+    return count_ranks
+
+
+_rank_kernels: dict = {}
 
 
 def _ranks_by_counting(d: torch.Tensor, j: torch.Tensor) -> torch.Tensor:
     """The same ranks as :func:`_ranks_by_sorting`, counted in one compiled pass per neighbour.
 
     On a CPU counting the points closer than each of k neighbours (k vectorised passes over a
-    row that sits in cache) is about 8x faster than sorting the row; compiled with numba.
+    row that sits in cache) is about 8x faster than sorting the row; compiled with numba. Rows run
+    in parallel on numba's threads when called from the main thread, serially from other threads
+    (numba's fallback thread pool must not be entered by two threads at once). As with torch's
+    own CPU kernels, processes that use it should be started with "spawn", not forked after use.
     """
-    global _rank_kernel
-    if _rank_kernel is None:
-        import numba
-
-        @numba.njit(parallel=True, cache=True)
-        def kernel(d, j, out):
-            for r in numba.prange(d.shape[0]):
-                row = d[r]
-                for m in range(j.shape[1]):
-                    jm = j[r, m]
-                    t = row[jm]
-                    count = 1
-                    for l in range(jm):  # lower indices: a tie comes first
-                        count += row[l] <= t
-                    for l in range(jm, row.shape[0]):
-                        count += row[l] < t
-                    out[r, m] = count
-
-        _rank_kernel = kernel
-    out = torch.empty(j.shape, dtype=torch.int64)
-    _rank_kernel(d.contiguous().numpy(), j.contiguous().numpy(), out.numpy())
-    return out
+    parallel = threading.current_thread() is threading.main_thread()
+    if parallel not in _rank_kernels:
+        _rank_kernels[parallel] = _rank_kernel(parallel)
+    out = np.empty(j.shape, dtype=np.int64)
+    _rank_kernels[parallel](d.contiguous().numpy(), j.contiguous().numpy(), out)
+    return torch.from_numpy(out)
 
 
 def _ranks(d: torch.Tensor, j: torch.Tensor) -> torch.Tensor:
