@@ -43,9 +43,12 @@ def as_tensor(name: str, x, device=None, dtype=torch.float32) -> torch.Tensor:
     """A float tensor from an array or tensor, rejecting NaN and inf values."""
     t = torch.as_tensor(np.asarray(x) if not isinstance(x, torch.Tensor) else x)
     t = t.to(device=device, dtype=dtype)
-    if not torch.isfinite(t).all():
+    # A NaN or inf makes the sum non-finite, so one cheap reduction clears finite data; only then
+    # (or when a sum of huge values overflows) are the bad entries counted.
+    if t.numel() and not bool(torch.isfinite(t.sum())):
         bad = int((~torch.isfinite(t)).sum())
-        raise ValueError(f"{name} holds {bad} NaN or inf value(s)")
+        if bad:
+            raise ValueError(f"{name} holds {bad} NaN or inf value(s)")
     return t
 
 
