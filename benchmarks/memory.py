@@ -1,8 +1,8 @@
-"""Peak resident memory of a quick-mode depth sweep and of the N = 10,000 similarity computation.
+"""Peak resident memory (and wall time) of a quick-mode depth sweep, of the kNN measures at N = 10,000
+and of RBF CKA at N = 20,000.
 
 Each job runs in its own process so that its peak is its own. Usage: python benchmarks/memory.py
 """
-import resource
 import subprocess
 import sys
 import textwrap
@@ -22,13 +22,25 @@ JOBS = {
         x = rng.normal(size=(10000, 512)); y = np.tanh(x[:, :256]) + rng.normal(size=(10000, 256))
         neighbourhood_overlap(x, y, 10); information_imbalance(x, y, 10); linear_cka(x, y)
     """,
+    "rbf_cka_n20000": """
+        import numpy as np
+        from tlcore.similarity import rbf_cka
+        rng = np.random.default_rng(0)
+        x = rng.normal(size=(20000, 512)); y = np.tanh(x[:, :256]) + rng.normal(size=(20000, 256))
+        rbf_cka(x, y)
+    """,
 }
+REPORT = """
+import resource, time
+print("PEAK_MB", resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, time.perf_counter() - _start)
+"""
 peaks = {}
 for name, code in JOBS.items():
-    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    subprocess.run([sys.executable, "-c", textwrap.dedent(code)], check=True)
-    peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss  # KiB on Linux, max over children
-    peaks[name] = max(peak, before) / 1024
-    print(f"{name}: peak resident memory {peaks[name]:.0f} MB")
+    # each job in a fresh interpreter that prints its own peak (KiB on Linux) and wall time
+    script = "import time\n_start = time.perf_counter()\n" + textwrap.dedent(code) + REPORT
+    out = subprocess.run([sys.executable, "-c", script], check=True, capture_output=True, text=True).stdout
+    mb, seconds = map(float, out.split("PEAK_MB")[-1].split())
+    peaks[name] = mb
+    print(f"{name}: peak resident memory {mb:.0f} MB, {seconds:.1f} s")
 for name, mb in peaks.items():
     print(f"peak_rss_{name}_mb: {mb:.0f}")

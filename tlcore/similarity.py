@@ -101,20 +101,27 @@ def _row_chunks(n_rows: int, n_cols: int, device: torch.device, per_row: int = 1
         yield start, min(n_rows, start + size)
 
 
-def _sq_distances(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
-    d = a.square().sum(1, keepdim=True) - 2 * a @ b.T + b.square().sum(1)
-    return d.clamp_min_(0)
+class _Distances:
+    """Squared Euclidean distances of row chunks of ``x`` to all of ``x`` (norms computed once)."""
+
+    def __init__(self, x: torch.Tensor):
+        self.x, self.sq = x, x.square().sum(1)
+
+    def rows(self, a: int, b: int) -> torch.Tensor:
+        d = torch.addmm(self.sq.unsqueeze(0), self.x[a:b], self.x.T, alpha=-2.0)
+        return d.add_(self.sq[a:b].unsqueeze(1)).clamp_min_(0)
 
 
 def _median_sq_distance(x: torch.Tensor, bins: int = 4096) -> torch.Tensor:
     """Exact median of all N^2 squared distances (diagonal zeros included, as ``np.median``), in O(N) memory.
 
-    Two passes over row chunks: a histogram locates the bin of each middle order statistic, then only
-    the values in that bin are kept and sorted.
+    Three passes over row chunks: the largest distance, a histogram that locates the bin of each
+    middle order statistic, then only the values in those bins are kept and sorted.
     """
     n = x.shape[0]
+    dist = _Distances(x)
     chunks = list(_row_chunks(n, n, x.device))
-    top = max(float(_sq_distances(x[a:b], x).max()) for a, b in chunks)
+    top = max(float(dist.rows(a, b).max()) for a, b in chunks)
     if top <= 0:
         return torch.zeros((), dtype=x.dtype, device=x.device)
     scale = bins / top
@@ -124,14 +131,19 @@ def _median_sq_distance(x: torch.Tensor, bins: int = 4096) -> torch.Tensor:
 
     counts = torch.zeros(bins, dtype=torch.long, device=x.device)
     for a, b in chunks:
-        counts += torch.bincount(bin_of(_sq_distances(x[a:b], x)).flatten(), minlength=bins)
+        counts += torch.bincount(bin_of(dist.rows(a, b)).flatten(), minlength=bins)
     cumulative = torch.cumsum(counts, 0)
-    values = []
-    for r in sorted({(n * n - 1) // 2, n * n // 2}):  # 0-based order statistics of the median
-        k = int(torch.searchsorted(cumulative, torch.tensor(r, device=x.device), right=True))
-        inside = torch.cat([d[bin_of(d) == k] for d in (_sq_distances(x[a:b], x) for a, b in chunks)])
-        values.append(inside.sort().values[r - int(cumulative[k] - counts[k])])
-    return sum(values) / len(values)
+    ranks = sorted({(n * n - 1) // 2, n * n // 2})  # 0-based order statistics of the median
+    wanted = [int(torch.searchsorted(cumulative, torch.tensor(r, device=x.device), right=True)) for r in ranks]
+    low, high = min(wanted), max(wanted)  # adjacent or equal bins: keep both in one pass
+    kept = []
+    for a, b in chunks:
+        d = dist.rows(a, b)
+        where = bin_of(d)
+        kept.append(d[(where >= low) & (where <= high)])
+    inside = torch.cat(kept).sort().values
+    below = int(cumulative[low] - counts[low])  # values in bins under `low`
+    return sum(inside[r - below] for r in ranks) / len(ranks)
 
 
 def _rbf_sums(x: torch.Tensor, y: torch.Tensor, sigma_frac: float) -> tuple:
@@ -140,12 +152,13 @@ def _rbf_sums(x: torch.Tensor, y: torch.Tensor, sigma_frac: float) -> tuple:
     med_x, med_y = _median_sq_distance(x), _median_sq_distance(y)
     if med_x <= 0 or med_y <= 0:
         raise ValueError("rbf_cka: the median pairwise distance is 0 (most points coincide)")
+    dist_x, dist_y = _Distances(x), _Distances(y)
     rows_k = torch.zeros(n, dtype=x.dtype, device=x.device)
     rows_l = torch.zeros_like(rows_k)
     kl = kk = ll = torch.zeros((), dtype=x.dtype, device=x.device)
     for a, b in _row_chunks(n, n, x.device, per_row=2):
-        k = torch.exp_(_sq_distances(x[a:b], x).div_(-2 * sigma_frac ** 2 * med_x))
-        l = torch.exp_(_sq_distances(y[a:b], y).div_(-2 * sigma_frac ** 2 * med_y))
+        k = torch.exp_(dist_x.rows(a, b).div_(-2 * sigma_frac ** 2 * med_x))
+        l = torch.exp_(dist_y.rows(a, b).div_(-2 * sigma_frac ** 2 * med_y))
         rows_k[a:b], rows_l[a:b] = k.sum(1), l.sum(1)
         kl, kk, ll = kl + (k * l).sum(), kk + k.square().sum(), ll + l.square().sum()
     return rows_k, rows_l, kl, kk, ll
