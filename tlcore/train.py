@@ -5,9 +5,10 @@ each network pays Python and kernel-launch overhead for a tiny amount of arithme
 members' weights are stacked along a leading axis and the forward pass is ``torch.func.vmap`` of
 the model's own ``forward`` over that axis, so one step of the whole ensemble is one set of batched
 kernels. For plain MLPs the backward pass is also written out by hand as batched products
-(``engine="auto"``), which removes autograd's bookkeeping from every step. Members may differ in initial weights, frozen blocks (read from ``requires_grad``),
-training subset (and its size) and data-order seed; each member sees exactly the batches and the
-Adam updates it would see if trained alone.
+(``engine="auto"``), which removes autograd's bookkeeping from every step. Members may differ in
+initial weights, frozen blocks (read from ``requires_grad``), training subset (and its size) and
+data-order seed; each member sees exactly the batches and the Adam updates it would see if
+trained alone.
 """
 from __future__ import annotations
 
