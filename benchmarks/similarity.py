@@ -26,7 +26,7 @@ from conftest import _reference_python  # noqa: E402
 import torch  # noqa: E402
 
 from tlcore.benchmark import machine  # noqa: E402
-from tlcore.similarity import (_distances_without_self, _row_chunks, information_imbalance,  # noqa: E402
+from tlcore.similarity import (_Distances, _row_chunks, information_imbalance,  # noqa: E402
                                linear_cka, neighbourhood_overlap)
 from tlcore.validation import resolve_device  # noqa: E402
 
@@ -35,10 +35,9 @@ def distances_only(*spaces, device="auto"):
     """Every distance row of every space, computed and dropped: the floor of a brute-force search."""
     dev = resolve_device(device)
     for x in spaces:
-        x = torch.as_tensor(x, dtype=torch.float64, device=dev)
-        sq = x.square().sum(1)
-        for a, b in _row_chunks(len(x), len(x), x.device):
-            _distances_without_self(x, a, b, sq)
+        dist = _Distances(torch.as_tensor(x, dtype=torch.float64, device=dev))
+        for a, b in _row_chunks(len(x), len(x), dev):
+            dist.ordering(a, b)
     if dev.type == "cuda":
         torch.cuda.synchronize(dev)
 

@@ -160,6 +160,12 @@ def test_bad_inputs_are_named():
         debiased_cka(bad, x)
     with pytest.raises(ValueError, match="k=10 must be smaller than the number of points N=10"):
         information_imbalance(x, x, 10)
+    # huge but finite values overflow the quick finiteness sum; they are still accepted and counted right
+    huge = np.full((10, 3), 3e38, dtype=np.float32) * (np.arange(10)[:, None] + 1) / 10
+    assert knn_indices(huge, 1, dtype=torch.float32).shape == (10, 1)
+    huge[4, 0] = np.nan
+    with pytest.raises(ValueError, match="x holds 1 NaN or inf"):
+        knn_indices(huge, 1, dtype=torch.float32)
     with pytest.raises(ValueError, match="k=0"):
         neighbourhood_overlap(x, x, 0)
     with pytest.raises(ValueError, match=r"labels must have shape \(10,\)"):

@@ -107,7 +107,19 @@ class _Distances:
     def __init__(self, x: torch.Tensor):
         self.x, self.sq = x, x.square().sum(1)
 
+    def ordering(self, a: int, b: int) -> torch.Tensor:
+        """Rows ``a:b`` less each row's own constant ``|x_i|^2``, with self at +inf.
+
+        The constant does not change the order of a row, so neighbours and ranks are those of the
+        true distances; leaving it out saves two passes over the chunk (one fused ``addmm``).
+        """
+        d = torch.addmm(self.sq.unsqueeze(0), self.x[a:b], self.x.T, alpha=-2.0)
+        rows = torch.arange(b - a, device=d.device)
+        d[rows, rows + a] = float("inf")
+        return d
+
     def rows(self, a: int, b: int) -> torch.Tensor:
+        """The true squared distances of rows ``a:b`` (self included, at 0 up to rounding)."""
         d = torch.addmm(self.sq.unsqueeze(0), self.x[a:b], self.x.T, alpha=-2.0)
         return d.add_(self.sq[a:b].unsqueeze(1)).clamp_min_(0)
 
@@ -187,18 +199,6 @@ def rbf_cka(x, y, sigma_frac: float = 0.8, device="auto") -> float:
 # --------------------------------------------------------------------------- neighbourhoods
 
 
-def _distances_without_self(x: torch.Tensor, start: int, stop: int, sq_norms: torch.Tensor) -> torch.Tensor:
-    """Squared distances of rows ``start:stop`` to all points, less each row's own constant ``|x_i|^2``.
-
-    The constant does not change the order of a row, so neighbours and ranks are those of the true
-    distances; leaving it out saves two passes over the chunk (one fused ``addmm``). Self is +inf.
-    """
-    d = torch.addmm(sq_norms.unsqueeze(0), x[start:stop], x.T, alpha=-2.0)
-    rows = torch.arange(stop - start, device=x.device)
-    d[rows, rows + start] = float("inf")
-    return d
-
-
 def _k_smallest(d: torch.Tensor, k: int) -> torch.Tensor:
     """Indices of the k smallest entries per row, ordered by (distance, index): ties to the lower index."""
     vals, idx = torch.topk(d, min(k + 1, d.shape[1]), dim=1, largest=False, sorted=True)
@@ -226,8 +226,8 @@ def knn_indices(x, k: int, device="auto", dtype=torch.float64) -> torch.Tensor:
     """The k nearest neighbours of every point (self excluded), shape ``(N, k)``, nearest first."""
     x = _points("x", x, resolve_device(device), dtype)
     k = _check_k(k, x.shape[0])
-    sq_norms = x.square().sum(1)
-    return torch.cat([_k_smallest(_distances_without_self(x, a, b, sq_norms), k)
+    dist = _Distances(x)
+    return torch.cat([_k_smallest(dist.ordering(a, b), k)
                       for a, b in _row_chunks(x.shape[0], x.shape[0], x.device)])
 
 
@@ -335,10 +335,10 @@ def information_imbalance(x, y, k: int = 1, device="auto", dtype=torch.float64) 
     x, y = _pair(x, y, device, dtype)
     n = x.shape[0]
     k = _check_k(k, n)
-    sq_x, sq_y = x.square().sum(1), y.square().sum(1)
+    dist_x, dist_y = _Distances(x), _Distances(y)
     x_to_y = y_to_x = 0
     for a, b in _row_chunks(n, n, x.device, per_row=2):
-        dx, dy = _distances_without_self(x, a, b, sq_x), _distances_without_self(y, a, b, sq_y)
+        dx, dy = dist_x.ordering(a, b), dist_y.ordering(a, b)
         x_to_y += int(_ranks(dy, _k_smallest(dx, k)).sum())
         y_to_x += int(_ranks(dx, _k_smallest(dy, k)).sum())
     return 2 * x_to_y / (n * n * k), 2 * y_to_x / (n * n * k)

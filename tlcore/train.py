@@ -254,15 +254,15 @@ def _mlp_gradients(ens: Ensemble, names: list[str]):
         raise ValueError(f"engine='mlp' needs MLP members, got {type(ens.template).__name__}")
     depth = ens.config["depth"]
     layers = [f"blocks.{i}.0" for i in range(depth)] + ["head"]
-    weights_ = [ens.params[f"{name}.weight"] for name in layers]
+    layer_weights = [ens.params[f"{name}.weight"] for name in layers]
     biases = [ens.params[f"{name}.bias"].unsqueeze(1) for name in layers]
     wanted = set(names)
     lowest = min(i for i, name in enumerate(layers) if {f"{name}.weight", f"{name}.bias"} & wanted)
 
     @torch.no_grad()
-    def gradients(xb, yb, weights):
+    def gradients(xb, yb, weights):  # weights: each slot's share of its member's loss
         hs = [xb]
-        for i, (w, b) in enumerate(zip(weights_, biases)):
+        for i, (w, b) in enumerate(zip(layer_weights, biases)):
             h = torch.baddbmm(b, hs[-1], w.transpose(1, 2))
             hs.append(h.clamp_min_(0) if i < depth else h)
         # d(weighted cross-entropy)/d(logits). (Softmax over a strided class axis is ~8x faster on
@@ -277,7 +277,7 @@ def _mlp_gradients(ens: Ensemble, names: list[str]):
             out[f"{layers[i]}.weight"] = torch.bmm(g.transpose(1, 2), h)
             out[f"{layers[i]}.bias"] = g.sum(1)
             if i > lowest:
-                g = torch.ops.aten.threshold_backward(torch.bmm(g, weights_[i]), h, 0)
+                g = torch.ops.aten.threshold_backward(torch.bmm(g, layer_weights[i]), h, 0)
         return [out[k] for k in names]
 
     return gradients
