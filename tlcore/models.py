@@ -3,23 +3,68 @@
 Every model has ``.blocks`` (an ``nn.ModuleList``; one block is one hidden layer with its
 nonlinearity), ``.head`` (the linear readout), ``.config`` (the keyword arguments that rebuild
 it) and ``.representations(x)``, the list of per-block activations, flattened to ``(N, features)``.
+
+Initialisation never reads or sets torch's global random state, so models built side by side in
+threads, processes or Dask workers cannot disturb each other. The layers are first built on the
+``meta`` device (no memory, no random draws), then given uninitialised CPU memory, then every
+parameter is drawn from one private ``torch.Generator().manual_seed(seed)`` with PyTorch's default
+distributions for ``nn.Linear`` and ``nn.Conv1d``: the weight by ``kaiming_uniform_(a=sqrt(5))``,
+that is U(-1/sqrt(fan_in), 1/sqrt(fan_in)), and the bias by U(-1/sqrt(fan_in), 1/sqrt(fan_in)),
+where ``fan_in`` is ``in_features`` (linear) or ``in_channels * kernel_size`` (conv). The order of
+the draws is fixed: the blocks in order, in each its layer's weight then bias, then the head's
+weight then bias (the order of ``model.parameters()``). This is exactly what PyTorch's own
+constructors draw after ``torch.manual_seed(seed)``, so a seed gives the same weights as it did
+when tlcore seeded the global generator. ``seed=None`` draws a fresh seed from OS entropy.
 """
 from __future__ import annotations
 
-import contextlib
+import inspect
 import io
+import math
 from pathlib import Path
 
+import numpy as np
 import torch
 from torch import nn
 
 from .validation import check_int, check_known
 
-__all__ = ["MLP", "CNN1d", "build_model", "save_model", "load_model", "MODELS"]
+__all__ = ["BlockModel", "MLP", "CNN1d", "MODELS", "build_model", "build_like", "model_kind",
+           "save_model", "load_model", "MAX_LOAD_PARAMETERS"]
+
+FORMAT = "tlcore-model/1"
+# load_model refuses a file whose config asks for more parameters than this (checked from the
+# config alone, before any tensor is allocated).
+MAX_LOAD_PARAMETERS = 50_000_000
+_SEED_MAX = 2 ** 64 - 1
+_EMPTY = object()  # private seed value: leave the parameters uninitialised (load_model fills them)
+
+
+def _generator(seed) -> torch.Generator:
+    """The one generator that initialises a model; ``None`` takes a fresh seed from OS entropy."""
+    if seed is None:
+        seed = int(np.random.SeedSequence().entropy) & _SEED_MAX
+    seed = check_int("seed", seed, low=0, high=_SEED_MAX)
+    return torch.Generator(device="cpu").manual_seed(seed)
+
+
+def _init_layer(layer: nn.Module, gen: torch.Generator) -> None:
+    """PyTorch's default ``reset_parameters`` of ``nn.Linear`` / ``nn.Conv1d``, drawn from ``gen``."""
+    weight, bias = layer.weight, layer.bias
+    fan_in = weight[0].numel()  # in_features, or in_channels * kernel_size
+    with torch.no_grad():
+        nn.init.kaiming_uniform_(weight, a=math.sqrt(5), generator=gen)
+        bound = 1 / math.sqrt(fan_in) if fan_in > 0 else 0
+        nn.init.uniform_(bias, -bound, bound, generator=gen)
 
 
 class BlockModel(nn.Module):
-    """Common behaviour: forward through the blocks then the head; expose representations."""
+    """Common behaviour: forward through the blocks then the head; expose representations.
+
+    A subclass defines ``_check_config`` (validate and normalise its keyword arguments),
+    ``_param_count`` and ``_param_shapes`` (arithmetic, from the config alone) and ``_layers``
+    (build ``blocks`` and ``head`` on a given device); its ``__init__`` calls :meth:`_setup`.
+    """
 
     blocks: nn.ModuleList
     head: nn.Module
@@ -33,6 +78,56 @@ class BlockModel(nn.Module):
     def in_dim(self) -> int:
         return int(self.config["in_dim"])
 
+    # --- construction -------------------------------------------------------------------------
+    @classmethod
+    def config_keys(cls) -> list[str]:
+        """The accepted configuration keys: the constructor's arguments except ``seed``."""
+        params = inspect.signature(cls.__init__).parameters
+        return [name for name in params if name not in ("self", "seed")]
+
+    @classmethod
+    def _check_config(cls, config: dict) -> dict:
+        raise NotImplementedError
+
+    @classmethod
+    def _param_count(cls, config: dict) -> int:
+        raise NotImplementedError
+
+    @classmethod
+    def _param_shapes(cls, config: dict):
+        """``(name, shape)`` of every parameter in ``state_dict`` order, lazily."""
+        raise NotImplementedError
+
+    def _layers(self, device) -> None:
+        raise NotImplementedError
+
+    def _setup(self, config: dict, seed) -> None:
+        self.config = self._check_config(config)
+        gen = None if seed is _EMPTY else _generator(seed)  # validate the seed before building
+        self._layers(device="meta")  # shapes only: no memory, no random numbers
+        # Uninitialised CPU memory in place of each meta parameter (what ``to_empty`` does, minus
+        # its slow generic path through meta-tensor decompositions).
+        for module in self.modules():
+            for name, p in module._parameters.items():
+                if p is not None:
+                    module._parameters[name] = nn.Parameter(
+                        torch.empty(p.shape, dtype=p.dtype), requires_grad=p.requires_grad)
+        if gen is not None:
+            self.reset_parameters(gen)
+
+    def reset_parameters(self, seed_or_generator=None) -> "BlockModel":
+        """(Re)initialise every parameter as documented in the module docstring; returns ``self``.
+
+        Takes a seed (``None``: fresh from OS entropy) or a ``torch.Generator`` to draw from.
+        """
+        gen = (seed_or_generator if isinstance(seed_or_generator, torch.Generator)
+               else _generator(seed_or_generator))
+        for block in self.blocks:
+            _init_layer(block[0], gen)
+        _init_layer(self.head, gen)
+        return self
+
+    # --- use ----------------------------------------------------------------------------------
     def _prepare(self, x: torch.Tensor) -> torch.Tensor:
         return x
 
@@ -51,33 +146,42 @@ class BlockModel(nn.Module):
         return reps
 
 
-@contextlib.contextmanager
-def _seeded(seed: int | None):
-    """Initialise under a fixed seed without touching the caller's global random state."""
-    if seed is None:
-        yield
-        return
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(int(seed))
-        yield
-
-
 class MLP(BlockModel):
     """``depth`` fully connected ReLU blocks of ``width`` units, then a linear readout."""
 
     def __init__(self, in_dim: int, n_classes: int, width: int = 64, depth: int = 4,
                  seed: int | None = None):
         super().__init__()
-        check_int("in_dim", in_dim, low=1)
-        check_int("n_classes", n_classes, low=2)
-        check_int("width", width, low=1)
-        check_int("depth", depth, low=1)
-        self.config = dict(in_dim=in_dim, n_classes=n_classes, width=width, depth=depth)
-        with _seeded(seed):
-            dims = [in_dim] + [width] * depth
-            self.blocks = nn.ModuleList(
-                nn.Sequential(nn.Linear(dims[i], dims[i + 1]), nn.ReLU()) for i in range(depth))
-            self.head = nn.Linear(width, n_classes)
+        self._setup(dict(in_dim=in_dim, n_classes=n_classes, width=width, depth=depth), seed)
+
+    @classmethod
+    def _check_config(cls, config):
+        return dict(in_dim=check_int("in_dim", config["in_dim"], low=1),
+                    n_classes=check_int("n_classes", config["n_classes"], low=2),
+                    width=check_int("width", config["width"], low=1),
+                    depth=check_int("depth", config["depth"], low=1))
+
+    @classmethod
+    def _param_count(cls, c):
+        w = c["width"]
+        return (c["in_dim"] + 1) * w + (c["depth"] - 1) * (w + 1) * w + (w + 1) * c["n_classes"]
+
+    @classmethod
+    def _param_shapes(cls, c):
+        w = c["width"]
+        for i in range(c["depth"]):
+            yield f"blocks.{i}.0.weight", (w, c["in_dim"] if i == 0 else w)
+            yield f"blocks.{i}.0.bias", (w,)
+        yield "head.weight", (c["n_classes"], w)
+        yield "head.bias", (c["n_classes"],)
+
+    def _layers(self, device):
+        c = self.config
+        dims = [c["in_dim"]] + [c["width"]] * c["depth"]
+        self.blocks = nn.ModuleList(
+            nn.Sequential(nn.Linear(dims[i], dims[i + 1], device=device), nn.ReLU())
+            for i in range(c["depth"]))
+        self.head = nn.Linear(c["width"], c["n_classes"], device=device)
 
 
 class CNN1d(BlockModel):
@@ -89,25 +193,49 @@ class CNN1d(BlockModel):
     def __init__(self, in_dim: int, n_classes: int, width: int = 32, depth: int = 3,
                  kernel_size: int = 5, seed: int | None = None):
         super().__init__()
-        check_int("in_dim", in_dim, low=2)
-        check_int("n_classes", n_classes, low=2)
-        check_int("width", width, low=1)
-        check_int("depth", depth, low=1)
-        check_int("kernel_size", kernel_size, low=1)
-        length = in_dim
-        for _ in range(depth):
+        self._setup(dict(in_dim=in_dim, n_classes=n_classes, width=width, depth=depth,
+                         kernel_size=kernel_size), seed)
+
+    @classmethod
+    def _check_config(cls, config):
+        c = dict(in_dim=check_int("in_dim", config["in_dim"], low=2),
+                 n_classes=check_int("n_classes", config["n_classes"], low=2),
+                 width=check_int("width", config["width"], low=1),
+                 depth=check_int("depth", config["depth"], low=1),
+                 kernel_size=check_int("kernel_size", config["kernel_size"], low=1))
+        if c["in_dim"].bit_length() <= c["depth"]:  # in_dim < 2 ** depth, without the power
+            raise ValueError(f"depth={c['depth']} halves in_dim={c['in_dim']} below one position")
+        return c
+
+    @staticmethod
+    def _length(c) -> int:
+        length = c["in_dim"]
+        for _ in range(c["depth"]):  # depth < in_dim.bit_length(): a few dozen steps at most
             length = (length + 1) // 2
-        if length < 1 or in_dim < 2 ** depth:
-            raise ValueError(f"depth={depth} halves in_dim={in_dim} below one position")
-        self.config = dict(in_dim=in_dim, n_classes=n_classes, width=width, depth=depth,
-                           kernel_size=kernel_size)
-        with _seeded(seed):
-            chans = [1] + [width] * depth
-            self.blocks = nn.ModuleList(
-                nn.Sequential(nn.Conv1d(chans[i], chans[i + 1], kernel_size, stride=2,
-                                        padding=kernel_size // 2), nn.ReLU())
-                for i in range(depth))
-            self.head = nn.Linear(width * length, n_classes)
+        return length
+
+    @classmethod
+    def _param_count(cls, c):
+        w, k = c["width"], c["kernel_size"]
+        return (w * k + w) + (c["depth"] - 1) * (w * w * k + w) + (w * cls._length(c) + 1) * c["n_classes"]
+
+    @classmethod
+    def _param_shapes(cls, c):
+        w, k = c["width"], c["kernel_size"]
+        for i in range(c["depth"]):
+            yield f"blocks.{i}.0.weight", (w, 1 if i == 0 else w, k)
+            yield f"blocks.{i}.0.bias", (w,)
+        yield "head.weight", (c["n_classes"], w * cls._length(c))
+        yield "head.bias", (c["n_classes"],)
+
+    def _layers(self, device):
+        c = self.config
+        k, chans = c["kernel_size"], [1] + [c["width"]] * c["depth"]
+        self.blocks = nn.ModuleList(
+            nn.Sequential(nn.Conv1d(chans[i], chans[i + 1], k, stride=2, padding=k // 2,
+                                    device=device), nn.ReLU())
+            for i in range(c["depth"]))
+        self.head = nn.Linear(c["width"] * self._length(c), c["n_classes"], device=device)
 
     def _prepare(self, x):
         return x.unsqueeze(-2)
@@ -122,6 +250,17 @@ def build_model(kind: str, seed: int | None = None, **config) -> BlockModel:
     return MODELS[kind](**config, seed=seed)
 
 
+def build_like(model: BlockModel, n_classes: int | None = None, seed: int | None = None) -> BlockModel:
+    """A fresh model with ``model``'s kind and configuration, initialised from ``seed``.
+
+    ``n_classes`` replaces the readout size when given. Nothing is copied from ``model``.
+    """
+    config = dict(model.config)
+    if n_classes is not None:
+        config["n_classes"] = n_classes
+    return build_model(model_kind(model), seed=seed, **config)
+
+
 def model_kind(model: BlockModel) -> str:
     for name, cls in MODELS.items():
         if type(model) is cls:
@@ -131,21 +270,102 @@ def model_kind(model: BlockModel) -> str:
 
 def save_model(model: BlockModel, path: str | Path) -> None:
     """Save architecture and weights in one file that :func:`load_model` reads back."""
-    torch.save({"format": "tlcore-model/1", "kind": model_kind(model), "config": model.config,
+    torch.save({"format": FORMAT, "kind": model_kind(model), "config": model.config,
                 "state_dict": model.state_dict()}, path)
 
 
-def load_model(path: str | Path) -> BlockModel:
-    """Load a model saved by :func:`save_model`; anything else is rejected with a clear error."""
+def _check_state(fail, cls, config, state) -> None:
+    """Names, shapes, dtypes and finiteness of ``state`` against the config, before building."""
+    if not isinstance(state, dict):
+        fail(f"state_dict is a {type(state).__name__}, not a dict")
+    for name, t in state.items():
+        if not isinstance(name, str):
+            fail(f"state_dict key {name!r} is not a string")
+        if not isinstance(t, torch.Tensor):
+            fail(f"state_dict[{name!r}] is a {type(t).__name__}, not a tensor")
+    # The expected names are generated lazily and each must be in the file, so this walks at most
+    # as many names as the file holds, however large a depth the config names.
+    expected = {}
+    for name, shape in cls._param_shapes(config):
+        if name not in state:
+            fail(f"parameter {name!r} is missing from state_dict")
+        expected[name] = shape
+    extra = [name for name in state if name not in expected]
+    if extra:
+        fail(f"unexpected parameter(s) in state_dict: {extra[:5]}"
+             + (f" and {len(extra) - 5} more" if len(extra) > 5 else ""))
+    for name, shape in expected.items():
+        t = state[name]
+        if tuple(t.shape) != shape:
+            fail(f"parameter {name!r} has shape {tuple(t.shape)}, the config needs {shape}")
+        if t.layout != torch.strided or not t.dtype.is_floating_point:
+            fail(f"parameter {name!r} is a {t.layout} {t.dtype} tensor, not a dense float one")
+    for name in expected:
+        bad = int((~torch.isfinite(state[name])).sum())
+        if bad:
+            fail(f"parameter {name!r} holds {bad} NaN or inf value(s)")
+
+
+def load_model(path: str | Path, max_parameters: int = MAX_LOAD_PARAMETERS) -> BlockModel:
+    """Load a model saved by :func:`save_model`; anything else is rejected with a clear error.
+
+    The file is read with ``weights_only=True`` (no arbitrary objects are unpickled), then checked
+    field by field before any model is built: the header, ``kind``, ``config`` (keys, types and
+    ranges, and a parameter count, worked out from the config, of at most ``max_parameters``),
+    then the ``state_dict`` (names, shapes, dtypes, finite values). Each problem is a
+    ``ValueError`` of one line naming the file; a missing file is a ``FileNotFoundError``.
+    """
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"no model file at {str(path)!r}")
+    where = repr(str(path))
+
+    def fail(problem: str):
+        raise ValueError(f"model file {where}: {problem}")
+
     try:
         blob = torch.load(io.BytesIO(path.read_bytes()), map_location="cpu", weights_only=True)
     except Exception as exc:  # torch raises many types for a file that is not a checkpoint
-        raise ValueError(f"{str(path)!r} is not a tlcore model file ({type(exc).__name__})") from None
-    if not isinstance(blob, dict) or blob.get("format") != "tlcore-model/1":
-        raise ValueError(f"{str(path)!r} is not a tlcore model file (no tlcore-model/1 header)")
-    model = build_model(blob["kind"], **blob["config"])
-    model.load_state_dict(blob["state_dict"])
+        raise ValueError(f"{where} is not a tlcore model file ({type(exc).__name__})") from None
+    if not isinstance(blob, dict) or blob.get("format") != FORMAT:
+        raise ValueError(f"{where} is not a tlcore model file (no {FORMAT} header)")
+
+    if "kind" not in blob:
+        fail("no 'kind' field")
+    kind = blob["kind"]
+    if not isinstance(kind, str) or kind not in MODELS:
+        fail(f"unknown kind {kind!r}; known kinds: {sorted(MODELS)}")
+    cls = MODELS[kind]
+
+    if "config" not in blob:
+        fail("no 'config' field")
+    raw = blob["config"]
+    if not isinstance(raw, dict):
+        fail(f"config is a {type(raw).__name__}, not a dict")
+    accepted = cls.config_keys()
+    unknown = [key for key in raw if key not in accepted]
+    if unknown:
+        fail(f"unknown config key(s) {unknown} for {kind!r}; accepted: {accepted}")
+    defaults = {name: p.default for name, p in inspect.signature(cls.__init__).parameters.items()
+                if name in accepted and p.default is not inspect.Parameter.empty}
+    missing = [key for key in accepted if key not in raw and key not in defaults]
+    if missing:
+        fail(f"config lacks required key(s) {missing} for {kind!r}")
+    try:
+        config, problem = cls._check_config({**defaults, **raw}), None
+    except (TypeError, ValueError) as exc:
+        config, problem = None, str(exc)
+    if problem is not None:
+        fail(f"bad config: {problem}")
+    n_params = cls._param_count(config)
+    if n_params > max_parameters:
+        fail(f"config asks for {n_params:,} parameters, more than the limit of {max_parameters:,}")
+
+    if "state_dict" not in blob:
+        fail("no 'state_dict' field")
+    state = blob["state_dict"]
+    _check_state(fail, cls, config, state)
+
+    model = cls(**config, seed=_EMPTY)
+    model.load_state_dict(state, strict=True)
     return model
