@@ -9,7 +9,7 @@ import textwrap
 
 JOBS = {
     "depth_sweep_quick": """
-        from tlcore.sweep import depth_sweep
+        from tlcore.experiments import depth_sweep
         from tlcore.tasks import teacher_pair
         from tlcore.transfer import all_protocols
         pair = teacher_pair(shared_depth=2, alpha=1.0, seed=0)
@@ -17,14 +17,15 @@ JOBS = {
     """,
     "similarity_n10000": """
         import numpy as np
-        from tlcore.similarity import information_imbalance, linear_cka, neighbourhood_overlap
+        from tlcore.cka import linear_cka
+        from tlcore.neighbours import information_imbalance, neighbourhood_overlap
         rng = np.random.default_rng(0)
         x = rng.normal(size=(10000, 512)); y = np.tanh(x[:, :256]) + rng.normal(size=(10000, 256))
         neighbourhood_overlap(x, y, 10); information_imbalance(x, y, 10); linear_cka(x, y)
     """,
     "rbf_cka_n20000": """
         import numpy as np
-        from tlcore.similarity import rbf_cka
+        from tlcore.cka import rbf_cka
         rng = np.random.default_rng(0)
         x = rng.normal(size=(20000, 512)); y = np.tanh(x[:, :256]) + rng.normal(size=(20000, 256))
         rbf_cka(x, y)

@@ -20,24 +20,31 @@ from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
-from conftest import _reference_python  # noqa: E402
+import torch
 
-import torch  # noqa: E402
+from tlcore.benchmark import machine
+from tlcore.cka import linear_cka
+from tlcore.neighbours import information_imbalance, neighbourhood_overlap
+from tlcore.validation import resolve_device
 
-from tlcore.benchmark import machine  # noqa: E402
-from tlcore.similarity import (_Distances, _row_chunks, information_imbalance,  # noqa: E402
-                               linear_cka, neighbourhood_overlap)
-from tlcore.validation import resolve_device  # noqa: E402
+ROOT = Path(__file__).resolve().parents[1]
 
 
-def distances_only(*spaces, device="auto"):
+def _reference_python() -> str:
+    """The DADApy environment's interpreter (made on first use by tests/reference/environment.py)."""
+    out = subprocess.run([sys.executable, str(ROOT / "tests" / "reference" / "environment.py")],
+                         check=True, capture_output=True, text=True)
+    return out.stdout.strip().splitlines()[-1]
+
+
+def distances_only(*spaces, device="auto", rows=1024):
     """Every distance row of every space, computed and dropped: the floor of a brute-force search."""
     dev = resolve_device(device)
     for x in spaces:
-        dist = _Distances(torch.as_tensor(x, dtype=torch.float64, device=dev))
-        for a, b in _row_chunks(len(x), len(x), dev):
-            dist.ordering(a, b)
+        x = torch.as_tensor(x, dtype=torch.float64, device=dev)
+        sq = x.square().sum(1)
+        for a in range(0, len(x), rows):
+            torch.addmm(sq.unsqueeze(0), x[a:a + rows], x.T, alpha=-2.0)
     if dev.type == "cuda":
         torch.cuda.synchronize(dev)
 

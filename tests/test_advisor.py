@@ -10,7 +10,7 @@ import torch
 from tlcore.__main__ import main
 from tlcore.advisor import advise, target_task
 from tlcore.models import MLP, save_model
-from tlcore.sweep import pretrain
+from tlcore.experiments import pretrain
 from tlcore.tasks import teacher_pair
 
 FAST = dict(width=16, depth=2, source_steps=300)
@@ -38,14 +38,19 @@ def test_cli_advises_and_writes_json(files):
     result = _run("--target", files / "target.npz", "--source", files / "near.pt", "--source", files / "far.pt",
                   "--json", out, "--steps", "150", "--seeds", "2")
     assert result.returncode == 0, result.stderr
-    assert "Recommendation: transfer from" in result.stdout
+    assert "Recommendation:" in result.stdout
     advice = json.loads(out.read_text())
     rec = advice["recommendation"]
     assert rec["source"] in {"near", "far"} and 0 <= rec["frozen_depth"] <= rec["transfer_depth"] <= 2
     assert rec["val_acc"] == max(p["val_acc"] for p in advice["protocols"])
     assert advice["sources"][0]["source"] == "near"  # the related source ranks first
     assert {p["protocol"] for p in advice["protocols"]} >= {"scratch", "transfer 2, freeze 2"}
-    assert 0 <= rec["test_acc"] <= 1 and rec["scratch_acc"] <= rec["val_acc"]
+    assert advice["format_version"] == 1
+    table = {(p["source"], p["transfer_depth"], p["frozen_depth"]): p["val_acc"] for p in advice["protocols"]}
+    assert sum(1 for key in table if key[1:] == (0, 0)) == 1  # scratch once, whatever the sources
+    if rec["transfer_depth"]:  # paired margins: with the same seeds, the mean difference of the means
+        assert rec["margin_over_scratch"] == pytest.approx(rec["val_acc"] - table[("", 0, 0)], abs=1e-9)
+    assert "SE over 2 seeds" in result.stdout and "e-0" not in result.stdout  # no float noise
 
 
 def test_csv_input_and_budget(files, tmp_path):
@@ -69,11 +74,39 @@ def test_library_call_matches_task_api(files):
     assert classes.tolist() == [10, 11, 12, 13] and task.y_train.max() == 3
     source = MLP(task.in_dim, 4, width=16, depth=2, seed=0)
     advice = advise(task, {"random": source}, seeds=[0], steps=50)
-    assert advice.recommendation["source"] == "random" and "test_acc" not in advice.recommendation
+    assert advice.recommendation["source"] in {"random", ""} and "test_acc" not in advice.recommendation
     assert "Recommendation" in str(advice)
 
 
+def _csv(folder, header, rows):
+    path = folder / f"c{len(list(folder.iterdir()))}.csv"
+    path.write_text(header + "\n" + "\n".join(rows) + "\n")
+    return path
+
+
+def _near_copy(f, t):
+    (t / "other").mkdir(exist_ok=True)
+    (t / "other" / "near.pt").write_bytes((f / "near.pt").read_bytes())
+    return t / "other" / "near.pt"
+
+
+def _target(f):
+    return ["--target", f / "target.npz", "--source", f / "near.pt"]
+
+
 BAD = [
+    ("no label column, never guessed", lambda f, t: ["--target", _csv(t, "a,b", ["0.1,1", "0.2,0"]),
+                                                     "--source", f / "near.pt"], "no label column 'label'"),
+    ("text feature column", lambda f, t: ["--target", _csv(t, "a,label", ["x,1", "y,0"]),
+                                          "--source", f / "near.pt"], "are not numeric"),
+    ("one example per class", lambda f, t: ["--target", _npz(t, x=np.random.rand(4, 16), y=np.arange(4)),
+                                            "--source", f / "near.pt"], "at least 2 per class"),
+    ("duplicate source names", lambda f, t: [*_target(f), "--source", _near_copy(f, t)], "share the name 'near'"),
+    ("budget of zero", lambda f, t: [*_target(f), "--budget", "0"], "--budget 0 must be at least 1"),
+    ("zero steps", lambda f, t: [*_target(f), "--steps", "0"], "--steps 0 must be at least 1"),
+    ("zero seeds", lambda f, t: [*_target(f), "--seeds", "0"], "--seeds 0 must be at least 1"),
+    ("unknown device", lambda f, t: [*_target(f), "--device", "tpu"], "unknown device 'tpu'"),
+    ("json into a missing folder", lambda f, t: [*_target(f), "--json", t / "no" / "a.json"], "does not exist"),
     ("missing file", lambda f, t: ["--target", t / "nope.npz", "--source", f / "near.pt"], "no data file"),
     ("wrong array names", lambda f, t: ["--target", _npz(t, a=np.zeros((5, 16)), b=np.zeros(5)),
                                         "--source", f / "near.pt"], "lacks array(s) ['x', 'y']"),
@@ -101,7 +134,24 @@ def _bytes(path, data):
 
 @pytest.mark.parametrize("what, args, message", BAD, ids=[b[0] for b in BAD])
 def test_bad_inputs_exit_nonzero_with_one_clear_error(what, args, message, files, tmp_path, capsys):
-    code = main(["advise", *map(str, args(files, tmp_path)), "--steps", "10"])
+    argv = [*map(str, args(files, tmp_path))]
+    code = main(["advise", *argv, *([] if "--steps" in argv else ["--steps", "10"])])
     err = capsys.readouterr().err
     assert code == 2
     assert message in err and err.count("\n") == 1, err
+
+
+def test_cuda_on_a_machine_without_it_is_refused(files, capsys):
+    if torch.cuda.is_available():
+        pytest.skip("this machine has CUDA")
+    assert main(["advise", *map(str, _target(files)), "--device", "cuda"]) == 2
+    assert "CUDA is not available" in capsys.readouterr().err
+
+
+def test_json_is_strict_and_nan_free(files):
+    d = np.load(files / "target.npz")
+    task, _ = target_task(d["x"], d["y"])
+    advice = advise(task, {"near": MLP(task.in_dim, 4, width=16, depth=2, seed=0)}, seeds=[0, 1], steps=20,
+                    budget_networks=4)  # the budget leaves no room for (L, L): its margin is absent
+    text = advice.to_json()
+    assert "NaN" not in text and json.loads(text)["format_version"] == 1

@@ -4,10 +4,10 @@ import pandas as pd
 import pytest
 import torch
 
-from tlcore.analysis import (best_by_recipe, gains, linear_probe_accuracy, measured_similarity, selection_summary,
-                             optimal_protocols, summarise)
+from tlcore.analysis import best_by_recipe, gains, optimal_protocols, selection_summary, summarise
+from tlcore.experiments import linear_probe_accuracy
 from tlcore.models import MLP
-from tlcore.tasks import Task, digits_pair, teacher_pair
+from tlcore.tasks import Task, digits_pair, measured_similarity, teacher_pair
 
 # accuracy of (transfer_depth, frozen_depth) at n_target 10 and 100, two seeds each
 ACC = {10: {(0, 0): 0.40, (1, 0): 0.50, (1, 1): 0.55, (2, 0): 0.45, (2, 2): 0.60, (2, 1): 0.58},
@@ -37,6 +37,8 @@ def test_optimal_protocols_and_gains(table):
     assert g.loc[10, "gain_over_scratch"] == pytest.approx(0.20)
     assert g.loc[100, "gain_over_standard"] == pytest.approx(0.25)  # (1, 0) 0.75 against (2, 2) 0.50
     assert g.index.dtype == np.int64
+    assert g.loc[10, "best_transfer_depth"] == 2 and g.loc[10, "best_frozen_depth"] == 2
+    assert g.best_transfer_depth.dtype.kind == "i" and "best_protocol" not in g.columns
 
 
 def test_best_by_recipe(table):

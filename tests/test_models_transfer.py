@@ -3,7 +3,7 @@ import pytest
 import torch
 
 from tlcore.models import CNN1d, MLP, load_model, save_model
-from tlcore.transfer import Protocol, all_protocols, transfer
+from tlcore.transfer import Protocol, all_protocols, candidate_protocols, family_of, initialise_target
 
 
 def test_models_expose_blocks_and_representations():
@@ -37,14 +37,14 @@ def test_protocol_validation_and_shorthands():
     with pytest.raises(ValueError, match="transfer_depth=-1"):
         Protocol(-1, 0)
     with pytest.raises(ValueError, match="transfer_depth=5 > n_blocks=4"):
-        transfer(MLP(3, 2, depth=4), Protocol(5, 0), 2, seed=0)
+        initialise_target(MLP(3, 2, depth=4), Protocol(5, 0), 2, seed=0)
     protos = all_protocols(2)
     assert protos == [Protocol(0, 0), Protocol(1, 0), Protocol(1, 1), Protocol(2, 0), Protocol(2, 2)]
 
 
 def test_transfer_copies_freezes_and_reinitialises():
     source = MLP(6, 3, width=8, depth=4, seed=0)
-    model = transfer(source, Protocol(2, 1), n_classes=5, seed=9)
+    model = initialise_target(source, Protocol(2, 1), n_classes=5, seed=9)
     for i in range(2):
         assert all(torch.equal(p, q) for p, q in zip(model.blocks[i].parameters(), source.blocks[i].parameters()))
     for i in range(2, 4):
@@ -54,7 +54,7 @@ def test_transfer_copies_freezes_and_reinitialises():
     assert all(p.requires_grad for b in model.blocks[1:] for p in b.parameters())
     assert all(p.requires_grad for p in source.parameters())  # the source is untouched
     # the same seed re-initialises the same way, so protocols share their fresh layers
-    other = transfer(source, Protocol(1, 0), n_classes=5, seed=9)
+    other = initialise_target(source, Protocol(1, 0), n_classes=5, seed=9)
     assert torch.equal(other.blocks[3][0].weight, model.blocks[3][0].weight)
 
 

@@ -51,13 +51,13 @@ def test_killed_sweep_resumes_without_losing_or_redoing_cells(tmp_path):
     deadline = time.time() + 240
     done = []
     while time.time() < deadline and proc.poll() is None:
-        done = list((cache / "depth").glob("*.pkl")) if (cache / "depth").exists() else []
+        done = list((cache / "depth").glob("*.json")) if (cache / "depth").exists() else []
         if len(done) >= 2:
             break
         time.sleep(0.05)
     proc.send_signal(signal.SIGKILL)
     proc.wait()
-    finished = len(list((cache / "depth").glob("*.pkl")))
+    finished = len(list((cache / "depth").glob("*.json")))
     assert 2 <= finished < 8, "the sweep should have been killed part way"
     big = {**SMALL, "source_steps": 1500, "steps": 600}
     grid = {"alpha": [0.1, 0.4, 0.8, 1.2], "seed": [0, 1]}
@@ -67,12 +67,12 @@ def test_killed_sweep_resumes_without_losing_or_redoing_cells(tmp_path):
     assert resumed.equals(whole)
     keys = ["alpha", "seed", "n_target", "transfer_depth", "frozen_depth"]
     assert not resumed.duplicated(keys).any() and len(resumed) == 8 * 2 * 3
-    assert len(list((cache / "depth").glob("*.pkl"))) == 8
+    assert len(list((cache / "depth").glob("*.json"))) == 8
 
 
 def test_corrupt_cache_file_is_recomputed_with_a_warning(reference, tmp_path):
     run("depth", GRID, tmp_path, **SMALL)
-    victim = sorted((tmp_path / "depth").glob("*.pkl"))[1]
+    victim = sorted((tmp_path / "depth").glob("*.parquet"))[1]
     victim.write_bytes(victim.read_bytes()[:-50])  # truncated
     with pytest.warns(CorruptCacheWarning, match=victim.name):
         again = run("depth", GRID, tmp_path, **SMALL)
@@ -83,13 +83,75 @@ def test_corrupt_cache_file_is_recomputed_with_a_warning(reference, tmp_path):
         assert run("depth", GRID, tmp_path, **SMALL).equals(reference)
 
 
-def test_dask_local_cluster_gives_the_same_table(reference, tmp_path):
+def test_dask_workers_with_two_threads_give_the_same_table(reference, tmp_path):
+    """A Dask worker with its default threads runs two cells at once in one process: bit-identical."""
     distributed = pytest.importorskip("distributed")
-    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+    with distributed.LocalCluster(n_workers=1, threads_per_worker=2, processes=True,
                                   dashboard_address=None) as cluster, distributed.Client(cluster) as client:
         table = run("depth", GRID, tmp_path, executor=client.get_executor(), **SMALL)
     assert table.attrs["computed"] == 4
     assert table.equals(reference)
+
+
+def test_thread_and_spawn_process_pools_give_the_same_table(reference, tmp_path):
+    from concurrent.futures import ThreadPoolExecutor
+
+    from tlcore.sweep import process_pool
+
+    with ThreadPoolExecutor(4) as pool:
+        assert run("depth", GRID, tmp_path / "threads", executor=pool, **SMALL).equals(reference)
+    with process_pool(2) as pool:
+        assert run("depth", GRID, tmp_path / "processes", executor=pool, **SMALL).equals(reference)
+
+
+def test_fork_process_pool_is_refused_before_any_work(tmp_path):
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("fork")) as pool:
+        with pytest.raises(ValueError, match="fork-based ProcessPoolExecutor"):
+            run("depth", GRID, tmp_path, executor=pool, **SMALL)
+    assert not list(tmp_path.rglob("*.json"))
+
+
+def test_cache_key_follows_device_versions_and_computing_code(tmp_path, monkeypatch):
+    import shutil
+
+    import tlcore
+    import tlcore.sweep as sweep
+
+    params = {**SMALL, "alpha": 0.2, "seed": 0}
+    base = sweep.cell_config("depth", params)
+    assert base["device"] == "cpu" and base["torch"] and "device" not in base["params"]  # "auto", resolved
+    monkeypatch.setattr(sweep.torch, "__version__", "0.0-other")
+    assert sweep.cell_config("depth", params)["torch"] == "0.0-other"
+    monkeypatch.undo()
+    monkeypatch.setattr(sweep, "resolve_device", lambda device: __import__("torch").device("cuda"))
+    assert sweep.cell_config("depth", params)["device"] == "cuda"  # auto on a GPU machine: another key
+    monkeypatch.undo()
+    # the fingerprint covers what experiments imports, not reductions, figures or the sweep itself
+    package = tmp_path / "tlcore"
+    shutil.copytree(Path(tlcore.__file__).parent, package)
+    before = sweep.code_fingerprint(package)
+    for name in ("analysis", "figures", "sweep", "advisor", "book"):
+        (package / f"{name}.py").write_text((package / f"{name}.py").read_text() + "\n# edited\n")
+    assert sweep.code_fingerprint(package) == before
+    for name in ("train", "neighbours", "tasks"):
+        edited = package / f"{name}.py"
+        original = edited.read_text()
+        edited.write_text(original + "\n# edited\n")
+        assert sweep.code_fingerprint(package) != before, name
+        edited.write_text(original)
+
+
+def test_concurrent_sweeps_share_cells(reference, tmp_path):
+    """Two sweeps on one cache at once: each cell is computed once, both get the whole table."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(2) as pool:
+        a, b = pool.map(lambda _: run("depth", GRID, tmp_path, **SMALL), range(2))
+    assert a.equals(reference) and b.equals(reference)
+    assert a.attrs["computed"] + b.attrs["computed"] == 4
 
 
 BAD = [
@@ -118,4 +180,4 @@ def test_bad_input_fails_before_any_work(what, kw, error, message, tmp_path):
     params = {**SMALL, **kw.get("extra", {})}
     with pytest.raises(error, match=message):
         run(kw.get("experiment", "depth"), kw.get("grid", {"alpha": [0.1]}), cache, **params)
-    assert not list(tmp_path.rglob("*.pkl"))  # nothing was computed
+    assert not list(tmp_path.rglob("*.json")) and not list(tmp_path.rglob("*.parquet"))  # nothing was computed

@@ -3,8 +3,9 @@ import numpy as np
 import pytest
 import torch
 
-from tlcore.similarity import (debiased_cka, information_imbalance, knn_indices, label_overlap,
-                               layerwise, linear_cka, neighbourhood_overlap, rbf_cka)
+from tlcore.cka import debiased_cka, linear_cka, rbf_cka
+from tlcore.neighbours import information_imbalance, knn_indices, label_overlap, neighbourhood_overlap
+from tlcore.similarity import MEASURES, layerwise, similarity
 
 
 def _random(n=150, seed=0):
@@ -103,13 +104,17 @@ def test_neighbourhood_properties_and_ties():
     # tied distances go to the lower index: points 1, 2, 3 all lie at distance 1 from point 0
     pts = np.array([[0.0, 0.0], [1.0, 0.0], [0.0, 1.0], [-1.0, 0.0], [5.0, 5.0]])
     assert knn_indices(pts, 2)[0].tolist() == [1, 2]
-    assert torch.equal(knn_indices(pts, 3), knn_indices(pts, 3))
+    assert knn_indices(pts, 3)[0].tolist() == [1, 2, 3]
+    # the far point's nearest are the two points nearest to (5, 5), ties by index
+    assert knn_indices(pts, 2)[4].tolist() == [1, 2]
+    brute = np.argsort(((x[:, None] - x[None]) ** 2).sum(-1) + np.diag(np.full(100, np.inf)), axis=1, kind="stable")
+    assert np.array_equal(knn_indices(x, 6).numpy(), brute[:, :6])
 
 
 @pytest.mark.parametrize("dtype", [torch.float64, torch.float32])
 def test_rank_counting_kernel_equals_sorting(dtype):
     """The compiled CPU rank counter and the sort-based GPU path give the same ranks, ties included."""
-    from tlcore.similarity import _ranks_by_counting, _ranks_by_sorting
+    from tlcore.neighbours import _ranks_by_counting, _ranks_by_sorting
 
     g = torch.Generator().manual_seed(0)
     d = torch.randint(0, 40, (30, 300), generator=g).to(dtype)  # many exact ties
@@ -132,7 +137,7 @@ def test_information_imbalance_from_worker_threads():
         assert list(pool.map(lambda _: information_imbalance(x, y, 4), range(3))) == [main] * 3
 
 
-def test_layerwise_matrix():
+def test_layerwise_matrix_and_registry_orientation():
     rng = np.random.default_rng(5)
     a = [torch.tensor(rng.normal(size=(60, d))) for d in (3, 4)]
     b = [torch.tensor(rng.normal(size=(60, d))) for d in (5, 2, 3)]
@@ -141,10 +146,19 @@ def test_layerwise_matrix():
     no = layerwise(a, b, "neighbourhood_overlap", k=4)
     assert no[0, 1] == pytest.approx(neighbourhood_overlap(a[0], b[1], 4))
     ii = layerwise(a, b, "information_imbalance", k=2)
-    assert ii.shape == (2, 3, 2) and tuple(ii[1, 0]) == pytest.approx(information_imbalance(a[1], b[0], 2))
-    assert layerwise(a, a, debiased_cka).shape == (2, 2)
+    reverse = layerwise(a, b, "information_imbalance_reverse", k=2)
+    delta = information_imbalance(a[1], b[0], 2)
+    assert ii[1, 0] == pytest.approx(1 - delta[0]) and reverse[1, 0] == pytest.approx(1 - delta[1])
+    assert layerwise(a, a, "debiased_cka").shape == (2, 2)
     with pytest.raises(ValueError, match="unknown similarity measure 'cca'"):
         layerwise(a, b, "cca")
+    # every registered measure is a similarity: a representation is more like a rescaled copy of
+    # itself than like independent noise
+    x = rng.normal(size=(80, 5))
+    for name in MEASURES:
+        assert similarity(x, 3 * x, name, k=5) > similarity(x, rng.normal(size=(80, 5)), name, k=5) + 0.2, name
+    # CKA ignores k, so a k larger than N is not an error for it
+    assert similarity(x[:6], x[:6], "linear_cka", k=10) == pytest.approx(1.0)
 
 
 def test_bad_inputs_are_named():
@@ -173,7 +187,7 @@ def test_bad_inputs_are_named():
 
 
 def test_chunked_paths_give_the_same_numbers(monkeypatch):
-    import tlcore.similarity as sim
+    import tlcore._distances as sim
 
     x, y, labels = _clustered(n=121)
     whole = (rbf_cka(x, y), neighbourhood_overlap(x, y, 5), information_imbalance(x, y, 3),

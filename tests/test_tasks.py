@@ -5,8 +5,8 @@ import numpy as np
 import pytest
 import torch
 
-from tlcore.tasks import (digits_pair, hidden_manifold_pair, make_pair, mnist1d_pair, teacher_pair,
-                          _generator)
+from tlcore.seeds import torch_generator
+from tlcore.tasks import digits_pair, hidden_manifold_pair, make_pair, mnist1d_pair, teacher_pair
 
 SMALL = dict(n_source=600, n_target_pool=400, n_test=300)
 
@@ -14,7 +14,7 @@ SMALL = dict(n_source=600, n_target_pool=400, n_test=300)
 def _agreement(pair, n=4000):
     """Fraction of shared latents that the source and target rules label alike."""
     src, tgt = pair.generators
-    z = src.latent(n, _generator(123))
+    z = src.latent(n, torch_generator(123))
     return (src.observe(z)[1] == tgt.observe(z)[1]).float().mean().item()
 
 
@@ -56,10 +56,13 @@ def test_teacher_shared_layers_are_exactly_shared():
 def test_hidden_manifold_knobs():
     same = hidden_manifold_pair(0.0, 0.0, seed=2, **SMALL)
     src, tgt = same.generators
-    z = src.latent(500, _generator(5))
+    z = src.latent(500, torch_generator(5))
     assert torch.equal(src.observe(z)[0], tgt.observe(z)[0])
     assert _agreement(same) == 1.0
-    assert abs(_agreement(hidden_manifold_pair(0.0, 1.0, seed=2, **SMALL)) - 0.25) < 0.06
+    # an independent teacher agrees at chance (1/4) on average over draws; one draw of a width-32
+    # teacher on 8 latents can sit ~0.07 away, so the mean over five is checked
+    unrelated = [_agreement(hidden_manifold_pair(0.0, 1.0, seed=s, **SMALL)) for s in range(5)]
+    assert abs(np.mean(unrelated) - 0.25) < 0.05
     far = hidden_manifold_pair(1.0, 0.0, seed=2, **SMALL)
     xs, xt = far.generators[0].observe(z)[0], far.generators[1].observe(z)[0]
     corr = np.corrcoef(xs.flatten().numpy(), xt.flatten().numpy())[0, 1]

@@ -7,8 +7,8 @@ import torch
 import torch.nn.functional as F
 
 from tlcore.models import CNN1d, MLP
-from tlcore.train import BatchStream, accuracy, fit
-from tlcore.transfer import Protocol, transfer
+from tlcore.train import BatchStream, _fit, accuracy, fit
+from tlcore.transfer import Protocol, initialise_target
 
 
 def _alone(model, x, y, subset, seed, steps, batch_size, lr, weight_decay=0.0):
@@ -31,8 +31,8 @@ def test_members_match_networks_trained_alone(arch):
     make = (lambda s: MLP(16, 3, width=12, depth=3, seed=s)) if arch == "mlp" else \
         (lambda s: CNN1d(16, 3, width=4, depth=2, seed=s))
     source = make(100)
-    models = [make(1), transfer(source, Protocol(2, 2), 3, seed=2),
-              transfer(source, Protocol(1, 0), 3, seed=3), make(4)]
+    models = [make(1), initialise_target(source, Protocol(2, 2), 3, seed=2),
+              initialise_target(source, Protocol(1, 0), 3, seed=3), make(4)]
     subsets = [torch.arange(30), torch.arange(200), torch.arange(50, 250), torch.arange(64)]
     seeds = [11, 12, 13, 14]
     ens = fit(models, x, y, subsets, seeds, steps=60, batch_size=64, lr=3e-3, weight_decay=1e-3,
@@ -49,8 +49,11 @@ def test_members_match_networks_trained_alone(arch):
     # the input models are untouched
     assert torch.equal(models[0].head.weight, make(1).head.weight)
     acc = accuracy(trained, x, y, device="cpu")
-    assert np.allclose(acc, ens.accuracy(x, y))
-    assert acc[1] >= 0 and acc.max() > 0.6  # training learned something
+    with torch.no_grad():
+        by_hand = [float((m(x).argmax(1) == y).float().mean()) for m in trained]
+    assert np.allclose(acc, by_hand) and np.allclose(acc, ens.accuracy(x, y))
+    untrained = accuracy(models, x, y, device="cpu")
+    assert (acc > untrained).sum() >= 3 and acc.max() > 0.6  # training learned something
 
 
 def test_batch_stream_covers_each_epoch_once():
@@ -92,7 +95,7 @@ def test_fit_rejects_bad_input():
 def test_groups_of_members_train_as_one_ensemble():
     x, y = torch.randn(120, 6), torch.randint(0, 3, (120,))
     source = MLP(6, 3, width=8, depth=3, seed=0)
-    models = [transfer(source, Protocol(t, f), 3, seed=t) for t, f in [(0, 0), (1, 1), (2, 0), (3, 3), (3, 1)]]
+    models = [initialise_target(source, Protocol(t, f), 3, seed=t) for t, f in [(0, 0), (1, 1), (2, 0), (3, 3), (3, 1)]]
     subsets = [torch.arange(10 * (i + 2)) for i in range(5)]
     whole = fit(models, x, y, subsets, range(5), steps=30, batch_size=32, device="cpu")
     grouped = fit(models, x, y, subsets, range(5), steps=30, batch_size=32, device="cpu", max_members=2)
@@ -102,28 +105,34 @@ def test_groups_of_members_train_as_one_ensemble():
         assert torch.equal(whole.trainable[n], grouped.trainable[n])
 
 
-def test_hand_written_mlp_engine_equals_autograd():
-    """The analytic MLP backward (used by default for MLPs) against autograd through vmap."""
+def _forced(models, x, y, subsets, seeds, engine, steps=25, batch_size=32, lr=2e-3, weight_decay=1e-3):
+    return _fit(models, x, y, subsets, seeds, steps=steps, batch_size=batch_size, lr=lr, weight_decay=weight_decay,
+                device="cpu", chunk_steps=64, max_members=None, engine=engine)
+
+
+def test_linear_relu_fast_path_equals_autograd():
+    """The private hand-written backward (chosen for Linear+ReLU stacks) against autograd through vmap."""
     g = torch.Generator().manual_seed(3)
     x, y = torch.randn(200, 10, generator=g), torch.randint(0, 4, (200,), generator=g)
     source = MLP(10, 4, width=16, depth=3, seed=0)
     # fully frozen features (only the head trains), partly frozen, defrosted, scratch
-    models = [transfer(source, Protocol(t, f), 4, seed=t) for t, f in [(3, 3), (2, 1), (3, 0), (0, 0)]]
+    models = [initialise_target(source, Protocol(t, f), 4, seed=t) for t, f in [(3, 3), (2, 1), (3, 0), (0, 0)]]
     subsets = [torch.arange(20), torch.arange(150), torch.arange(40, 200), torch.arange(33)]
     kw = dict(steps=25, batch_size=32, lr=2e-3, weight_decay=1e-3, device="cpu")
     auto = fit(models, x, y, subsets, range(4), **kw)
-    general = fit(models, x, y, subsets, range(4), engine="autograd", **kw)
+    general = _forced(models, x, y, subsets, range(4), "autograd")
     for n in auto.names:
         assert torch.allclose(auto.params[n], general.params[n], atol=1e-5), n
     assert torch.equal(auto.params["blocks.0.0.weight"][0], general.params["blocks.0.0.weight"][0])
     # nobody trains the lower blocks: the hand-written pass stops back-propagating above them
-    heads_only = [transfer(source, Protocol(3, 3), 4, seed=s) for s in range(2)]
+    heads_only = [initialise_target(source, Protocol(3, 3), 4, seed=s) for s in range(2)]
     auto = fit(heads_only, x, y, subsets[:2], range(2), **kw)
-    general = fit(heads_only, x, y, subsets[:2], range(2), engine="autograd", **kw)
+    general = _forced(heads_only, x, y, subsets[:2], range(2), "autograd")
     assert torch.allclose(auto.params["head.weight"], general.params["head.weight"], atol=1e-5)
     assert torch.equal(auto.params["blocks.2.0.weight"], general.params["blocks.2.0.weight"])
     with pytest.raises(ValueError, match="unknown engine 'fast'"):
-        fit(models, x, y, subsets, range(4), engine="fast", **kw)
+        _forced(models, x, y, subsets, range(4), "fast")
     cnn = CNN1d(16, 3, width=4, depth=2, seed=0)
-    with pytest.raises(ValueError, match="engine='mlp' needs MLP members, got CNN1d"):
-        fit([cnn], torch.randn(20, 16), torch.randint(0, 3, (20,)), [torch.arange(20)], [0], engine="mlp")
+    with pytest.raises(ValueError, match=r"needs Linear\+ReLU blocks, got CNN1d"):
+        _forced([cnn], torch.randn(20, 16), torch.randint(0, 3, (20,)), [torch.arange(20)], [0], "linear_relu")
+    assert "engine" not in fit.__code__.co_varnames[:fit.__code__.co_argcount + fit.__code__.co_kwonlyargcount]

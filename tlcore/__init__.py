@@ -1,12 +1,24 @@
 """tlcore: how much of a pre-trained network to transfer, and from which source.
 
-Modules, in the order data flows through them: ``tasks`` -> ``models`` -> ``transfer`` /
-``train`` -> ``similarity`` -> ``selection`` -> ``sweep``.
+Modules, in the order data flows through them (a module imports only modules before it):
+
+- ``seeds``, ``validation``, ``stats``: the seed convention, input checks, paired statistics;
+- ``tasks`` -> ``models`` -> ``transfer`` -> ``train``: task pairs, block networks, protocols, the
+  batched training engine;
+- ``cka``, ``neighbours`` (over ``_distances``), ``transferability`` -> ``similarity`` (the registry
+  of measures) -> ``selection``: comparing representations and ranking trained sources;
+- ``experiments``: everything that trains networks for a purpose;
+- ``analysis`` (reductions of tidy tables), ``cache`` -> ``sweep`` (grids of cells),
+  ``figures``, ``advisor``, ``book``: what users and chapters call.
 """
+from . import (advisor, analysis, cache, cka, experiments, models, neighbours, seeds, selection, similarity,
+               stats, sweep, tasks, train, transfer, transferability, validation)
 from .models import CNN1d, MLP, load_model, save_model
 from .tasks import Task, TaskPair, make_pair
-from .transfer import Protocol, transfer
+from .transfer import Protocol
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 __all__ = ["CNN1d", "MLP", "Protocol", "Task", "TaskPair", "load_model", "make_pair", "save_model",
-           "transfer", "__version__"]
+           "advisor", "analysis", "cache", "cka", "experiments", "models", "neighbours", "seeds", "selection",
+           "similarity", "stats", "sweep", "tasks", "train", "transfer", "transferability", "validation",
+           "__version__"]

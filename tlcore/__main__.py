@@ -1,13 +1,16 @@
-"""Command line: ``python -m tlcore advise --target DATA --source MODEL [--source MODEL ...]``.
+"""Command line: ``python -m tlcore advise ...`` and ``python -m tlcore cache ...``.
 
-``DATA`` is an ``.npz`` file with arrays ``x`` (examples x features) and ``y`` (integer labels), and
-optionally ``x_test``, ``y_test``; or a ``.csv`` file of numeric feature columns and a label column
-(``--label-column``, default ``label``, else the last column). ``MODEL`` is a file written by
-``tlcore.save_model``. Every bad input ends with one line on stderr and exit status 2.
+``advise --target DATA --source MODEL [--source MODEL ...]``: ``DATA`` is an ``.npz`` file with
+arrays ``x`` (examples x features) and ``y`` (integer labels), and optionally ``x_test``, ``y_test``;
+or a ``.csv`` file of numeric feature columns and a label column (``label``, or the one named by
+``--label-column``; never guessed). ``MODEL`` is a file written by ``tlcore.save_model``.
+``cache list|verify|prune DIR``: inspect and clean a sweep cache. Every bad input ends with one
+line on stderr and exit status 2, before any training.
 """
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
@@ -45,21 +48,53 @@ def load_data(path: str, label_column: str | None = None) -> dict:
             raise InputError(f"{path!r} is not a readable CSV file ({type(exc).__name__})") from None
         if frame.empty:
             raise InputError(f"{path!r} holds no rows: the target data set is empty")
-        column = label_column or ("label" if "label" in frame.columns else frame.columns[-1])
+        column = label_column or "label"
         if column not in frame.columns:
-            raise InputError(f"{path!r} has no column {column!r}; columns are {list(frame.columns)}")
+            hint = "" if label_column else "; name the label column with --label-column"
+            raise InputError(f"{path!r} has no label column {column!r}{hint} (columns: {list(frame.columns)[:8]}"
+                             f"{' ...' if len(frame.columns) > 8 else ''})")
         features = frame.drop(columns=[column])
-        if not all(np.issubdtype(t, np.number) for t in features.dtypes):
-            bad = [c for c, t in features.dtypes.items() if not np.issubdtype(t, np.number)]
+        bad = [c for c in features.columns if not pd.api.types.is_numeric_dtype(features[c])]
+        if bad:
             raise InputError(f"feature column(s) {bad} of {path!r} are not numeric")
         return {"x": features.to_numpy(dtype=float), "y": frame[column].to_numpy()}
     raise InputError(f"{path!r}: expected a .npz or .csv file")
 
 
+def _writable(path: str) -> None:
+    """Refuse an output path that cannot be written, before any work is done."""
+    p = Path(path)
+    if p.is_dir():
+        raise InputError(f"--json {path!r} is a folder, not a file")
+    if not p.parent.is_dir():
+        raise InputError(f"--json {path!r}: folder {str(p.parent)!r} does not exist")
+    if not os.access(p.parent, os.W_OK) or (p.exists() and not os.access(p, os.W_OK)):
+        raise InputError(f"--json {path!r} is not writable")
+
+
 def _advise(args) -> int:
     from .advisor import advise, target_task
     from .models import load_model
+    from .validation import resolve_device
 
+    for name in ("steps", "seeds", "top_sources"):
+        if getattr(args, name) < 1:
+            raise InputError(f"--{name.replace('_', '-')} {getattr(args, name)} must be at least 1")
+    if args.budget is not None and args.budget < 1:
+        raise InputError(f"--budget {args.budget} must be at least 1 network (omit it for no limit)")
+    if args.budget_seconds is not None and not args.budget_seconds > 0:
+        raise InputError(f"--budget-seconds {args.budget_seconds} must be positive")
+    try:
+        resolve_device(args.device)
+    except ValueError as exc:
+        raise InputError(str(exc)) from None
+    if args.json:
+        _writable(args.json)
+    stems = [Path(p).stem for p in args.source]
+    repeated = sorted({s for s in stems if stems.count(s) > 1})
+    if repeated:
+        raise InputError(f"two sources share the name {repeated[0]!r} (sources are named by file name); "
+                         "rename one of the files")
     data = load_data(args.target, args.label_column)
     try:
         task, _ = target_task(data["x"], data["y"], data.get("x_test"), data.get("y_test"), Path(args.target).stem)
@@ -71,16 +106,19 @@ def _advise(args) -> int:
             sources[Path(path).stem] = load_model(path)
         except (FileNotFoundError, ValueError) as exc:
             raise InputError(str(exc).strip("'\"")) from None
-    budget_networks = int(args.budget) if args.budget else None
     try:
         advice = advise(task, sources, top_sources=args.top_sources, seeds=range(args.seeds),
-                        budget_networks=budget_networks, budget_seconds=args.budget_seconds,
+                        budget_networks=args.budget, budget_seconds=args.budget_seconds,
                         steps=args.steps, device=args.device)
     except ValueError as exc:
         raise InputError(str(exc)) from None
     print(advice)
     if args.json:
-        Path(args.json).write_text(advice.to_json(indent=2))
+        try:
+            Path(args.json).write_text(advice.to_json(indent=2))
+        except OSError as exc:
+            print(advice.to_json(indent=2))  # nothing computed is lost
+            raise InputError(f"could not write --json {args.json!r} ({exc.strerror}); the advice is printed above")
         print(f"written {args.json}")
     return 0
 
@@ -91,15 +129,22 @@ def main(argv=None) -> int:
     adv = sub.add_parser("advise", help="which source, how deep, frozen or fine-tuned?")
     adv.add_argument("--target", required=True, help=".npz (x, y[, x_test, y_test]) or .csv")
     adv.add_argument("--source", required=True, action="append", help="a model saved by tlcore (repeatable)")
-    adv.add_argument("--label-column", default=None)
-    adv.add_argument("--json", help="also write the advice as JSON to this file")
+    adv.add_argument("--label-column", default=None, help="the CSV's label column (default: 'label')")
+    adv.add_argument("--json", help="also write the advice as JSON to this file (checked before training)")
     adv.add_argument("--budget", type=int, default=None, help="at most this many networks trained")
-    adv.add_argument("--budget-seconds", type=float, default=None, help="stop trying sources after this")
-    adv.add_argument("--top-sources", type=int, default=2)
-    adv.add_argument("--seeds", type=int, default=3)
-    adv.add_argument("--steps", type=int, default=300)
-    adv.add_argument("--device", default="auto")
+    adv.add_argument("--budget-seconds", type=float, default=None,
+                     help="stop trying further sources after this many seconds")
+    adv.add_argument("--top-sources", type=int, default=2, help="how many of the best-ranked sources to search")
+    adv.add_argument("--seeds", type=int, default=3, help="networks per protocol (the spread of the estimate)")
+    adv.add_argument("--steps", type=int, default=300, help="training steps of each target network")
+    adv.add_argument("--device", default="auto", help="auto (CUDA when present), cpu or cuda[:N]")
+    cache = sub.add_parser("cache", help="list, verify or prune a sweep cache")
+    cache.add_argument("args", nargs=argparse.REMAINDER, help="list DIR | verify DIR | prune DIR [--older-than DAYS]")
     args = parser.parse_args(argv)
+    if args.command == "cache":
+        from .cache import main as cache_main
+
+        return cache_main(args.args)
     try:
         return _advise(args)
     except InputError as exc:

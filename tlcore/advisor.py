@@ -19,19 +19,44 @@ import numpy as np
 import pandas as pd
 import torch
 
+from .experiments import (Run, TrainingConfig, candidate_sources, depth_sweep, evaluate_protocols, pretrain,
+                          train_fresh)
 from .models import BlockModel
+from .seeds import derive_seed, torch_generator
 from .selection import rank_sources
-from .tasks import Task
-from .train import fit
-from .transfer import Protocol, all_protocols, transfer
-from .validation import check_int, check_known
+from .similarity import MEASURES
+from .stats import paired_difference
+from .tasks import Task, TaskPair
+from .transfer import Protocol, candidate_protocols
+from .validation import check_int, check_known, resolve_device
 
-__all__ = ["Advice", "advise", "target_task", "candidate_protocols", "evaluate_advisor"]
+__all__ = ["Advice", "advise", "target_task", "evaluate_advisor", "FORMAT_VERSION"]
+
+FORMAT_VERSION = 1
+
+
+def _plain_json(value):
+    """JSON-safe values: NaN and inf become null (strict parsers reject NaN), numpy scalars numbers."""
+    if isinstance(value, dict):
+        return {str(k): _plain_json(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain_json(v) for v in value]
+    if hasattr(value, "item") and callable(value.item):
+        value = value.item()
+    if isinstance(value, float) and not np.isfinite(value):
+        return None
+    return value
 
 
 @dataclass
 class Advice:
-    """What :func:`advise` found: ranked sources, every protocol tried, and the recommendation."""
+    """What :func:`advise` found: ranked sources, every protocol tried, and the recommendation.
+
+    ``protocols`` has one row per (source, protocol) with the mean and standard error over seeds
+    of the validation accuracy; scratch training appears once, with ``source`` empty.
+    ``recommendation`` holds the chosen source and protocol, its validation accuracy, and its
+    paired margins over scratch and over the standard recipe ``(L, L)`` with their standard errors.
+    """
 
     sources: pd.DataFrame
     protocols: pd.DataFrame
@@ -39,25 +64,43 @@ class Advice:
     notes: list = field(default_factory=list)
 
     def to_dict(self) -> dict:
-        return {"recommendation": self.recommendation,
-                "sources": self.sources.to_dict(orient="records"),
-                "protocols": self.protocols.to_dict(orient="records"),
-                "notes": list(self.notes)}
+        """The advice as plain data (schema ``format_version`` 1, documented in the README)."""
+        return _plain_json({"format_version": FORMAT_VERSION, "recommendation": self.recommendation,
+                            "sources": self.sources.to_dict(orient="records"),
+                            "protocols": self.protocols.to_dict(orient="records"),
+                            "notes": list(self.notes)})
 
     def to_json(self, **kw) -> str:
-        return json.dumps(self.to_dict(), default=float, **kw)
+        return json.dumps(self.to_dict(), allow_nan=False, **kw)
+
+    def summary(self) -> str:
+        """The recommendation in two or three sentences, margins with their standard errors."""
+        r = self.recommendation
+        if r["transfer_depth"] == 0:
+            what = "train from scratch (no source helps on the validation split)"
+        else:
+            what = (f"transfer from {r['source']!r} with protocol ({r['transfer_depth']}, {r['frozen_depth']}), "
+                    f"{r['protocol']}")
+        lines = [f"Recommendation: {what}; validation accuracy {r['val_acc']:.3f} "
+                 f"+- {r['val_sem']:.3f} (SE over {r['n_seeds']} seeds)."]
+        for label, key in (("scratch", "scratch"), ("the standard recipe (L, L)", "standard")):
+            margin, sem = r.get(f"margin_over_{key}"), r.get(f"margin_over_{key}_sem")
+            if margin is None or not np.isfinite(margin):
+                continue
+            verdict = "" if abs(margin) > 2 * sem and sem > 0 else " (within noise)"
+            lines.append(f"  {margin:+.3f} +- {sem:.3f} over {label}{verdict}")
+        if "test_acc" in r:
+            lines.append(f"  test accuracy after refitting on all the training data: {r['test_acc']:.3f}")
+        return "\n".join(lines)
 
     def __str__(self) -> str:
-        r = self.recommendation
-        lines = ["Candidate sources (best first):", self.sources.to_string(index=False), "",
-                 "Protocols tried (validation accuracy over seeds):",
-                 self.protocols.to_string(index=False), "",
-                 f"Recommendation: transfer from {r['source']!r} with protocol "
-                 f"({r['transfer_depth']}, {r['frozen_depth']}) = {r['protocol']}: validation accuracy "
-                 f"{r['val_acc']:.3f} +- {r['val_acc_std']:.3f}; scratch {r['scratch_acc']:.3f}, "
-                 f"standard (L, L) {r['standard_acc']:.3f}."]
-        if "test_acc" in r:
-            lines.append(f"Test accuracy of the recommended protocol: {r['test_acc']:.3f}.")
+        table = self.protocols.copy()
+        for column in ("val_acc", "val_sem"):
+            table[column] = table[column].map(lambda v: f"{v:.3f}")
+        lines = [self.summary(), "", "Candidate sources (best first, similarity to scratch networks):",
+                 self.sources.round(3).to_string(index=False), "",
+                 "Protocols tried (validation accuracy, mean and SE over seeds):",
+                 table.to_string(index=False)]
         lines += [f"Note: {n}" for n in self.notes]
         return "\n".join(lines)
 
@@ -100,16 +143,45 @@ def target_task(x, y, x_test=None, y_test=None, name: str = "target") -> tuple[T
                 labels(y_test), len(classes), name), classes
 
 
-def candidate_protocols(n_blocks: int) -> list[Protocol]:
-    """Every protocol the advisor tries: ``(l, 0)``, ``(l, l)`` for all ``l`` and defrosting ``(L, f)``."""
-    return sorted(set(all_protocols(n_blocks)) | {Protocol.defrost(n_blocks, d) for d in range(n_blocks + 1)})
-
-
 def _budget_protocols(protocols: list[Protocol], n_blocks: int, keep: int) -> list[Protocol]:
-    """The most informative ``keep`` protocols: scratch and the standard recipe first, then the rest."""
-    first = [Protocol(0, 0), Protocol(n_blocks, n_blocks), Protocol(n_blocks, 0)]
+    """The most informative ``keep`` protocols: the standard recipe and fine-tuning first, then the rest."""
+    first = [Protocol(n_blocks, n_blocks), Protocol(n_blocks, 0)]
     order = [p for p in first if p in protocols] + [p for p in protocols if p not in first]
     return sorted(order[:max(1, keep)])
+
+
+def _split(target: Task, val_fraction: float) -> Task:
+    """The target's training set cut into a training part and a validation part (as the "test" set).
+
+    Refuses a split that leaves a class with fewer than 2 examples on either side: a protocol chosen
+    on such a split is chosen on noise.
+    """
+    if not 0.05 <= val_fraction <= 0.8:
+        raise ValueError(f"val_fraction={val_fraction!r} is out of range [0.05, 0.8]")
+    n_val = max(1, int(round(val_fraction * target.n_train)))
+    perm = torch.randperm(target.n_train, generator=torch_generator(0, "advisor-split"))
+    val_idx, train_idx = perm[:n_val], perm[n_val:]
+    for part, idx in (("training", train_idx), ("validation", val_idx)):
+        counts = torch.bincount(target.y_train[idx], minlength=target.n_classes)
+        if int(counts.min()) < 2:
+            c = int(counts.argmin())
+            raise ValueError(f"class {c} has {int(counts[c])} example(s) in the {part} split of the "
+                             f"{target.n_train} target examples; at least 2 per class on each side are needed")
+    return Task(target.x_train[train_idx], target.y_train[train_idx], target.x_train[val_idx],
+                target.y_train[val_idx], target.n_classes, target.name)
+
+
+class _Clock:
+    """The time budget, checked between training calls; reports by how much it was overshot."""
+
+    def __init__(self, seconds: float | None):
+        self.seconds, self.start = seconds, time.perf_counter()
+
+    def elapsed(self) -> float:
+        return time.perf_counter() - self.start
+
+    def spent(self) -> bool:
+        return self.seconds is not None and self.elapsed() > self.seconds
 
 
 def advise(target: Task, sources: Mapping[str, BlockModel], *, top_sources: int = 2,
@@ -118,104 +190,130 @@ def advise(target: Task, sources: Mapping[str, BlockModel], *, top_sources: int 
            batch_size: int = 128, lr: float = 1e-3, device="auto", progress: bool | None = None) -> Advice:
     """Rank ``sources`` for ``target`` and recommend ``(transfer_depth, frozen_depth)`` for the best ones.
 
-    ``target`` is a :class:`Task` (its training set is split into training and validation parts; its
-    test set, if not empty, is used once to report the recommended protocol's test accuracy).
-    ``budget_networks`` bounds the networks trained (fewer protocols, then fewer seeds, are tried);
-    ``budget_seconds`` stops trying further sources once spent (the advice says so).
+    ``target`` is a :class:`Task` (see :func:`target_task`): its training set is split into training
+    and validation parts; its test set, if not empty, is used once, to report the recommended
+    protocol's accuracy after refitting on all the training data. The ranking trains one scratch
+    network per seed, which also serve as the scratch baseline. ``budget_networks`` bounds the
+    networks trained (fewer sources, then fewer protocols are tried); ``budget_seconds`` is checked
+    between training calls, and the advice says when it was spent and by how much it was overshot.
     """
     import sys
 
     from tqdm import tqdm
 
-    check_known("selection measure", measure, ["neighbourhood_overlap", "linear_cka", "debiased_cka",
-                                               "rbf_cka", "information_imbalance"])
+    check_known("similarity measure", measure, MEASURES)
     if not sources:
         raise ValueError("no candidate source models given")
     check_int("top_sources", top_sources, low=1)
-    seeds = [int(s) for s in seeds]
-    if not 0.05 <= val_fraction <= 0.8:
-        raise ValueError(f"val_fraction={val_fraction!r} is out of range [0.05, 0.8]")
+    check_int("steps", steps, low=1)
+    seeds = [check_int("seed", s) for s in seeds]
+    if not seeds:
+        raise ValueError("seeds is empty: at least one seed is needed")
+    if budget_networks is not None:
+        check_int("budget_networks", budget_networks, low=1)
+    if budget_seconds is not None and not budget_seconds > 0:
+        raise ValueError(f"budget_seconds={budget_seconds!r} must be positive")
+    device = str(resolve_device(device))
     for name, model in sources.items():
         if model.in_dim != target.in_dim:
             raise ValueError(f"feature size mismatch: source {name!r} expects {model.in_dim} features, "
                              f"the target data has {target.in_dim}")
-    depths = {model.n_blocks for model in sources.values()}
-    n_val = max(1, int(round(val_fraction * target.n_train)))
-    if target.n_train - n_val < 2:
-        raise ValueError(f"the target has {target.n_train} examples: too few to split off a validation set")
-    start = time.perf_counter()
+    train = _split(target, val_fraction)
+    cfg = TrainingConfig(steps=steps, batch_size=batch_size, lr=lr, device=device)
+    has_test = bool(target.x_test.shape[0])
+    n_blocks = max(model.n_blocks for model in sources.values())
+    protocols = [p for p in candidate_protocols(n_blocks) if p.transfer_depth > 0]
+    chosen_count = min(top_sources, len(sources))
     notes = []
-    perm = torch.randperm(target.n_train, generator=torch.Generator().manual_seed(12345))
-    val_idx, train_idx = perm[:n_val], perm[n_val:]
-    train = Task(target.x_train[train_idx], target.y_train[train_idx], target.x_train[val_idx],
-                 target.y_train[val_idx], target.n_classes, target.name)
-
-    bar = tqdm(total=1 + min(top_sources, len(sources)), desc="advise", unit="step",
-               disable=not sys.stderr.isatty() if progress is None else not progress)
-    ranking = rank_sources(train, train.x_train, sources, measure=measure, k=min(10, train.n_train - 1),
-                           seeds=seeds, steps=steps, batch_size=batch_size, lr=lr, device=device)
-    bar.update()
-
-    chosen = list(ranking.source[:top_sources])
-    n_blocks = max(depths)
-    protocols = candidate_protocols(n_blocks)
     if budget_networks is not None:
-        # Every network counts: the scratch ones behind the ranking, the protocols tried, and the
-        # final refit on all the data when a test set is given.
-        check_int("budget_networks", budget_networks, low=1)
-        overhead = len(seeds) * (2 if target.x_test.shape[0] else 1)
+        # every network counts: the scratch networks, the protocols tried and the final refit
+        overhead = len(seeds) * (2 if has_test else 1)
         room = budget_networks - overhead
         if room < len(seeds):
             raise ValueError(f"budget_networks={budget_networks} is too small: ranking and the final fit "
                              f"already train {overhead} networks, and each protocol needs {len(seeds)}")
-        chosen = chosen[:max(1, min(len(chosen), room // (3 * len(seeds))))]
-        keep = room // (len(chosen) * len(seeds))
+        chosen_count = max(1, min(chosen_count, room // (3 * len(seeds))))
+        keep = room // (chosen_count * len(seeds))
         if keep < len(protocols):
             protocols = _budget_protocols(protocols, n_blocks, keep)
             notes.append(f"budget of {budget_networks} networks: tried {len(protocols)} protocol(s) x "
-                         f"{len(seeds)} seeds x {len(chosen)} source(s)")
+                         f"{len(seeds)} seeds x {chosen_count} source(s) besides scratch")
 
-    rows, trained_any = [], False
-    for name in chosen:
-        if budget_seconds is not None and trained_any and time.perf_counter() - start > budget_seconds:
-            notes.append(f"time budget of {budget_seconds:g} s spent: source {name!r} not tried")
+    clock = _Clock(budget_seconds)
+    bar = tqdm(total=1 + chosen_count, desc="advise", unit="training call",
+               disable=not sys.stderr.isatty() if progress is None else not progress)
+    first = next(iter(sources.values()))
+    scratch, scratch_val = train_fresh(train, seeds, "scratch", steps, like=first, cfg=cfg)
+    ranking = rank_sources(scratch, train.x_train, sources, measure=measure, k=min(10, train.n_train - 1))
+    bar.update()
+    rows = [{"source": "", "transfer_depth": 0, "frozen_depth": 0, "seed": s, "val_acc": float(a)}
+            for s, a in zip(seeds, scratch_val)]
+    for name in list(ranking.source[:chosen_count]):
+        if clock.spent():
+            notes.append(f"time budget of {budget_seconds:g} s spent after {clock.elapsed():.1f} s: "
+                         f"source {name!r} not tried")
             continue
         source = sources[name]
         usable = [p for p in protocols if p.transfer_depth <= source.n_blocks]
-        members = [transfer(source, p, train.n_classes, seed=1000 + s) for s in seeds for p in usable]
-        everything = torch.arange(train.n_train)
-        ens = fit(members, train.x_train, train.y_train, [everything] * len(members),
-                  [s for s in seeds for _ in usable], steps=steps, batch_size=batch_size, lr=lr, device=device)
-        acc = ens.accuracy(train.x_test, train.y_test).reshape(len(seeds), len(usable))
-        for j, p in enumerate(usable):
-            rows.append({"source": name, "transfer_depth": p.transfer_depth, "frozen_depth": p.frozen_depth,
-                         "protocol": p.name, "val_acc": float(acc[:, j].mean()),
-                         "val_acc_std": float(acc[:, j].std()), "n_seeds": len(seeds)})
-        trained_any = True
+        runs = [Run(source, torch.arange(train.n_train), derive_seed(s, "target", "init"),
+                    derive_seed(s, "target", "data")) for s in seeds]
+        acc = evaluate_protocols(runs, usable, train, {"val": (train.x_test, train.y_test)}, cfg)["val"]
+        rows += [{"source": name, "transfer_depth": p.transfer_depth, "frozen_depth": p.frozen_depth,
+                  "seed": s, "val_acc": float(acc[i, j])} for i, s in enumerate(seeds) for j, p in enumerate(usable)]
         bar.update()
     bar.close()
-    table = pd.DataFrame(rows).sort_values("val_acc", ascending=False, kind="stable").reset_index(drop=True)
+    per_seed = pd.DataFrame(rows)
+    table = _protocol_table(per_seed)
     best = table.iloc[0]
-    top = table[table.source == best.source]
+    recommendation = _recommendation(best, per_seed, sources, len(seeds))
+    trained = len(per_seed)
+    if has_test:
+        p = Protocol(int(best.transfer_depth), int(best.frozen_depth))
+        everything = torch.arange(target.n_train)
+        if p.transfer_depth == 0:
+            _, test = train_fresh(target, seeds, "scratch", steps, like=first, cfg=cfg)
+        else:
+            runs = [Run(sources[best.source], everything, derive_seed(s, "target", "init"),
+                        derive_seed(s, "target", "data")) for s in seeds]
+            test = evaluate_protocols(runs, [p], target, {"test": (target.x_test, target.y_test)}, cfg)["test"]
+        recommendation["test_acc"] = float(np.mean(test))
+        trained += len(seeds)
+    recommendation.update(networks_trained=trained, seconds=clock.elapsed())
+    if budget_seconds is not None and clock.elapsed() > budget_seconds:
+        notes.append(f"time budget of {budget_seconds:g} s overshot by {clock.elapsed() - budget_seconds:.1f} s "
+                     "(it is checked between training calls)")
+    return Advice(ranking, table, recommendation, notes)
+
+
+def _protocol_table(per_seed: pd.DataFrame) -> pd.DataFrame:
+    """Mean and SE over seeds per (source, protocol), best first (ties: shallower, then fewer frozen)."""
+    g = per_seed.groupby(["source", "transfer_depth", "frozen_depth"]).val_acc
+    table = pd.DataFrame({"val_acc": g.mean(), "val_sem": g.sem(ddof=1).fillna(0.0), "n_seeds": g.size()})
+    table = table.reset_index()
+    table.insert(3, "protocol", [Protocol(int(t), int(f)).name for t, f in
+                                 zip(table.transfer_depth, table.frozen_depth)])
+    table = table.sort_values(["val_acc", "transfer_depth", "frozen_depth"], ascending=[False, True, True],
+                              kind="stable")
+    return table.reset_index(drop=True)
+
+
+def _recommendation(best, per_seed: pd.DataFrame, sources: Mapping, n_seeds: int) -> dict:
+    """The chosen protocol with its paired margins over scratch and over (L, L) of the same source."""
+    rec = {"source": str(best.source), "transfer_depth": int(best.transfer_depth),
+           "frozen_depth": int(best.frozen_depth), "protocol": str(best.protocol),
+           "val_acc": float(best.val_acc), "val_sem": float(best.val_sem), "n_seeds": n_seeds}
+    if not best.source:
+        return rec
+    # scratch rows join the chosen source's rows, so that margins are paired by seed
+    mine = per_seed[per_seed.source.isin(["", best.source])]
     L = sources[best.source].n_blocks
-
-    def acc_of(t, f):
-        hit = top[(top.transfer_depth == t) & (top.frozen_depth == f)]
-        return float(hit.val_acc.iloc[0]) if len(hit) else float("nan")
-
-    recommendation = {"source": str(best.source), "transfer_depth": int(best.transfer_depth),
-                      "frozen_depth": int(best.frozen_depth), "protocol": str(best.protocol),
-                      "val_acc": float(best.val_acc), "val_acc_std": float(best.val_acc_std),
-                      "scratch_acc": acc_of(0, 0), "standard_acc": acc_of(L, L),
-                      "networks_trained": (len(table) + 1 + bool(target.x_test.shape[0])) * len(seeds),
-                      "seconds": time.perf_counter() - start}
-    if target.x_test.shape[0]:
-        p = Protocol(recommendation["transfer_depth"], recommendation["frozen_depth"])
-        members = [transfer(sources[best.source], p, target.n_classes, seed=1000 + s) for s in seeds]
-        ens = fit(members, target.x_train, target.y_train, [torch.arange(target.n_train)] * len(seeds), seeds,
-                  steps=steps, batch_size=batch_size, lr=lr, device=device)
-        recommendation["test_acc"] = float(ens.accuracy(target.x_test, target.y_test).mean())
-    return Advice(ranking.drop(columns=["measure", "aggregate"]), table, recommendation, notes)
+    chosen = (rec["transfer_depth"], rec["frozen_depth"])
+    for key, other in (("scratch", (0, 0)), ("standard", (L, L))):
+        if other == chosen or not ((mine.transfer_depth == other[0]) & (mine.frozen_depth == other[1])).any():
+            continue
+        d = paired_difference(mine, chosen, other, score="val_acc").iloc[0]
+        rec[f"margin_over_{key}"], rec[f"margin_over_{key}_sem"] = float(d["mean_diff"]), float(d["diff_sem"])
+    return rec
 
 
 def evaluate_advisor(family: str, knob: str, values: Sequence, task_seeds: Sequence[int], n_target: int,
@@ -224,14 +322,12 @@ def evaluate_advisor(family: str, knob: str, values: Sequence, task_seeds: Seque
     """How good is the advice? Compare it with the exhaustive search over sources and protocols.
 
     For each task seed, a target and graded candidate sources are made (see
-    :func:`tlcore.sweep.candidate_sources`), one network is pre-trained per candidate, and the
+    :func:`tlcore.experiments.candidate_sources`), one network is pre-trained per candidate, and the
     advisor sees only ``n_target`` target examples. Every (source, protocol) is then trained on those
     examples and measured on the target's test set (mean over ``seeds``): the advice's accuracy, the
     best one, and the standard recipe ``(L, L)`` from the advisor's top-ranked source and scratch.
     One row per task seed, with regrets (best minus accuracy) and ``within_1pt``.
     """
-    from .sweep import TaskPair, candidate_sources, depth_sweep, pretrain
-
     rows = []
     for task_seed in task_seeds:
         target, candidates = candidate_sources(family, knob, values, task_seed, family_params)
@@ -250,14 +346,16 @@ def evaluate_advisor(family: str, knob: str, values: Sequence, task_seeds: Seque
         table = pd.concat(tables).groupby(["candidate", "transfer_depth", "frozen_depth"]).test_acc.mean()
         rec = advice.recommendation
         top_ranked = str(advice.sources.source.iloc[0])
-        chosen = float(table[(rec["source"], rec["transfer_depth"], rec["frozen_depth"])])
+        scratch = float(table.xs((0, 0), level=["transfer_depth", "frozen_depth"]).mean())
+        chosen = (scratch if rec["transfer_depth"] == 0
+                  else float(table[(rec["source"], rec["transfer_depth"], rec["frozen_depth"])]))
         best_key = table.idxmax()
         best = float(table.max())
         standard = float(table[(top_ranked, L, L)])
-        scratch = float(table.xs((0, 0), level=["transfer_depth", "frozen_depth"]).mean())
         rows.append({"family": family, "task_seed": task_seed, "n_target": n_target,
-                     "advice": f"{rec['source']} ({rec['transfer_depth']}, {rec['frozen_depth']})",
-                     "best": f"{best_key[0]} ({best_key[1]}, {best_key[2]})",
+                     "advice_source": rec["source"], "advice_transfer_depth": rec["transfer_depth"],
+                     "advice_frozen_depth": rec["frozen_depth"], "best_source": best_key[0],
+                     "best_transfer_depth": int(best_key[1]), "best_frozen_depth": int(best_key[2]),
                      "advice_acc": chosen, "best_acc": best, "standard_acc": standard, "scratch_acc": scratch,
                      "regret": best - chosen, "standard_regret": best - standard,
                      "scratch_regret": best - scratch, "within_1pt": best - chosen <= 0.01})

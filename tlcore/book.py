@@ -1,39 +1,54 @@
 """Re-execute a chapter of the book with new parameters (papermill), from the command line.
 
     python -m tlcore.book list
-    python -m tlcore.book run transfer-depth -p quick false -p seeds 10 [-o out.ipynb]
+    python -m tlcore.book run transfer-depth -p quick false -p seeds 10 [-o out.ipynb] [--book DIR]
 
-Chapter names are the file names under ``book/`` with ``-`` or ``_``. Parameter values are read as
-YAML scalars or lists (``false``, ``10``, ``0.5``, ``[20, 100]``, ``teacher``). Names that the chapter's
-``parameters`` cell does not define are rejected before anything runs.
+Chapters are the MyST notebooks with a ``parameters`` cell in the book's ``book/`` folder, found
+from ``--book`` or the current directory (the root of a checkout, or ``book/`` itself); names
+take ``-`` or ``_``. Values are read as YAML scalars or lists (``false``, ``10``, ``0.5``,
+``[20, 100]``, ``teacher``) and must have the type of the chapter's default; unknown names are
+rejected before any kernel starts. The executed notebook is written to a temporary file and moved
+into place only when the run succeeds, so a failed run never replaces an earlier good result.
 """
 from __future__ import annotations
 
 import argparse
 import ast
+import os
 import sys
+import tempfile
 from pathlib import Path
 
-__all__ = ["chapters", "chapter_parameters", "run_chapter", "main"]
-
-ROOT = Path(__file__).resolve().parents[1]
-BOOK = ROOT / "book"
+__all__ = ["ChapterError", "find_book", "chapters", "chapter_parameters", "check_parameters", "run_chapter",
+           "main"]
 
 
-def chapters() -> dict[str, Path]:
+class ChapterError(ValueError):
+    """A problem with a chapter name, its parameters or its execution, said in one line."""
+
+
+def find_book(start: str | Path | None = None) -> Path:
+    """The folder of chapters: ``start`` (or the working directory) if it holds them, else its ``book/``."""
+    start = Path(start) if start is not None else Path.cwd()
+    for folder in (start, start / "book"):
+        if folder.is_dir() and any("tags: [parameters]" in p.read_text() for p in folder.glob("*.md")):
+            return folder
+    raise ChapterError(f"no chapters found in {str(start)!r} or its book/ folder; run from the root of a "
+                       "checkout of the book or pass --book DIR")
+
+
+def chapters(book: str | Path | None = None) -> dict[str, Path]:
     """Executable chapters (MyST notebooks with a ``parameters`` cell), by hyphenated name."""
-    out = {}
-    for path in sorted(BOOK.glob("*.md")):
-        if "tags: [parameters]" in path.read_text():
-            out[path.stem.replace("_", "-")] = path
-    return out
+    folder = find_book(book)
+    return {path.stem.replace("_", "-"): path for path in sorted(folder.glob("*.md"))
+            if "tags: [parameters]" in path.read_text()}
 
 
-def _chapter(name: str) -> Path:
-    known = chapters()
+def _chapter(name: str, book) -> Path:
+    known = chapters(book)
     key = name.replace("_", "-").removesuffix(".md")
     if key not in known:
-        raise SystemExit(f"unknown chapter {name!r}; expected one of {sorted(known)}")
+        raise ChapterError(f"unknown chapter {name!r}; expected one of {sorted(known)}")
     return known[key]
 
 
@@ -44,7 +59,7 @@ def chapter_parameters(path: Path) -> dict:
     nb = jupytext.read(path)
     cells = [c for c in nb.cells if "parameters" in c.metadata.get("tags", [])]
     if len(cells) != 1:
-        raise ValueError(f"{path.name} must have exactly one cell tagged 'parameters', found {len(cells)}")
+        raise ChapterError(f"{path.name} must have exactly one cell tagged 'parameters', found {len(cells)}")
     params = {}
     for node in ast.parse(cells[0].source).body:
         if isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name):
@@ -52,33 +67,63 @@ def chapter_parameters(path: Path) -> dict:
     return params
 
 
-def _parse_value(text: str):
-    import yaml
+def _kind(value) -> str:
+    if isinstance(value, bool):
+        return "bool"
+    if isinstance(value, (int, float)):
+        return "number"
+    return type(value).__name__
 
-    return yaml.safe_load(text)
+
+def check_parameters(path: Path, parameters: dict) -> dict:
+    """Parameters checked against the chapter's defaults: known names, the defaults' types."""
+    defaults = chapter_parameters(path)
+    for key, value in parameters.items():
+        if key not in defaults:
+            raise ChapterError(f"unknown parameter {key!r} for chapter {path.stem!r}; "
+                               f"expected one of {sorted(defaults)}")
+        default = defaults[key]
+        if default is not None and _kind(value) != _kind(default):
+            raise ChapterError(f"parameter {key}={value!r} must be a {_kind(default)} like its default "
+                               f"{default!r}")
+        if isinstance(default, int) and not isinstance(default, bool) and isinstance(value, float) \
+                and not value.is_integer():
+            raise ChapterError(f"parameter {key}={value!r} must be an integer like its default {default!r}")
+    return dict(parameters)
 
 
-def run_chapter(name: str, parameters: dict | None = None, output: str | Path | None = None) -> Path:
+def run_chapter(name: str, parameters: dict | None = None, output: str | Path | None = None,
+                book: str | Path | None = None, progress: bool = False) -> Path:
     """Execute chapter ``name`` with ``parameters`` overriding its defaults; return the notebook path."""
     import jupytext
     import papermill
 
-    path = _chapter(name)
-    defaults = chapter_parameters(path)
-    parameters = dict(parameters or {})
-    for key in parameters:
-        if key not in defaults:
-            raise SystemExit(f"unknown parameter {key!r} for chapter {path.stem!r}; "
-                             f"expected one of {sorted(defaults)}")
-    output = Path(output) if output else ROOT / "results" / f"{path.stem.replace('_', '-')}.ipynb"
-    output.parent.mkdir(parents=True, exist_ok=True)
-    papermill.execute_notebook(jupytext.read(path), str(output), parameters=parameters, cwd=str(BOOK),
-                               kernel_name="python3", progress_bar=False)
+    path = _chapter(name, book)
+    parameters = check_parameters(path, dict(parameters or {}))
+    output = Path(output) if output else Path.cwd() / "results" / f"{path.stem.replace('_', '-')}.ipynb"
+    try:
+        output.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=output.parent, prefix=f".{output.stem}-", suffix=".ipynb")
+        os.close(fd)
+    except OSError as exc:
+        raise ChapterError(f"cannot write {str(output)!r} ({exc.strerror})") from None
+    try:
+        papermill.execute_notebook(jupytext.read(path), tmp, parameters=parameters, cwd=str(path.parent),
+                                   kernel_name="python3", progress_bar=progress)
+    except papermill.PapermillExecutionError as exc:
+        Path(tmp).unlink(missing_ok=True)
+        raise ChapterError(f"chapter {path.stem!r} failed in cell {exc.exec_count}: {exc.ename}: "
+                           f"{str(exc.evalue).splitlines()[0] if exc.evalue else ''}") from None
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    os.replace(tmp, output)
     return output
 
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m tlcore.book", description=__doc__.split("\n")[0])
+    parser.add_argument("--book", help="folder of the chapters (default: ./book or .)")
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("list", help="chapters and their parameters")
     run = sub.add_parser("run", help="execute a chapter with parameters")
@@ -86,13 +131,22 @@ def main(argv=None) -> int:
     run.add_argument("-p", "--parameter", nargs=2, action="append", default=[], metavar=("NAME", "VALUE"))
     run.add_argument("-o", "--output", help="executed notebook (default results/CHAPTER.ipynb)")
     args = parser.parse_args(argv)
-    if args.command == "list":
-        for name, path in chapters().items():
-            params = ", ".join(f"{k}={v!r}" for k, v in chapter_parameters(path).items())
-            print(f"{name}: {params}")
-        return 0
-    params = {k: _parse_value(v) for k, v in args.parameter}
-    out = run_chapter(args.chapter, params, args.output)
+    import yaml
+
+    try:
+        if args.command == "list":
+            for name, path in chapters(args.book).items():
+                params = ", ".join(f"{k}={v!r}" for k, v in chapter_parameters(path).items())
+                print(f"{name}: {params}")
+            return 0
+        try:
+            params = {k: yaml.safe_load(v) for k, v in args.parameter}
+        except yaml.YAMLError as exc:
+            raise ChapterError(f"a parameter value is not valid YAML ({type(exc).__name__})") from None
+        out = run_chapter(args.chapter, params, args.output, args.book, progress=True)
+    except ChapterError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     print(f"executed {args.chapter} -> {out}")
     return 0
 

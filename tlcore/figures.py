@@ -9,14 +9,11 @@ from __future__ import annotations
 import io
 from typing import Mapping, Sequence
 
-import matplotlib
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
 
-matplotlib.use("Agg", force=False)
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-
-from .analysis import summarise  # noqa: E402
+from .analysis import summarise
 
 __all__ = ["png", "figure_slider", "plot_depth_curves", "plot_optimal_map", "plot_matrix"]
 

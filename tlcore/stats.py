@@ -45,6 +45,8 @@ def _as_list(by) -> list[str]:
 def _integer_column(df: pd.DataFrame, col: str, where: str) -> None:
     """Cast ``col`` to int64 in place, refusing values that are not whole numbers."""
     s = df[col]
+    if s.isna().any():
+        raise ValueError(f"{where}: column {col!r} has missing values")
     if pd.api.types.is_integer_dtype(s) and not pd.api.types.is_bool_dtype(s):
         df[col] = s.astype("int64")
         return
@@ -102,7 +104,7 @@ def _groups(df: pd.DataFrame, by: list[str]) -> Iterator[tuple[dict, pd.DataFram
     if not by:
         yield {}, df
         return
-    for key, g in df.groupby(by, sort=True):
+    for key, g in df.groupby(by, sort=True, observed=True):
         key = key if isinstance(key, tuple) else (key,)
         yield dict(zip(by, key)), g
 
@@ -197,8 +199,9 @@ def paired_difference(table: pd.DataFrame, a: Protocol, b: Protocol, by: Sequenc
                       score: str = "test_acc") -> pd.DataFrame:
     """``score(a) - score(b)`` per group, paired seed by seed, so the shared seed effect cancels.
 
-    Uses the seeds both protocols have. Columns: ``by`` + ``diff`` (mean per-seed difference), ``sem``
-    (ddof=1; 0 with one seed), ``n_seeds``, ``significant`` (|diff| > 2 sem and n_seeds >= 2).
+    Uses the seeds both protocols have. Columns: ``by`` + ``mean_diff`` (mean per-seed difference),
+    ``diff_sem`` (ddof=1; 0 with one seed), ``n_seeds``, ``significant`` (|mean_diff| > 2 diff_sem and
+    n_seeds >= 2). (Not ``diff``/``sem``: those are DataFrame methods and would hide attribute access.)
     """
     where = "paired_difference"
     df, by = _validated(table, by, [score], where)
@@ -214,8 +217,8 @@ def paired_difference(table: pd.DataFrame, a: Protocol, b: Protocol, by: Sequenc
         if len(d) == 0:
             raise ValueError(f"{where}: protocols {a} and {b} share no seed in {_describe(key)}")
         diff, se, n, sig = _paired(d)
-        rows.append({**key, "diff": diff, "sem": se, "n_seeds": n, "significant": sig})
-    return _frame(rows, by, df, ["diff", "sem", "n_seeds", "significant"])
+        rows.append({**key, "mean_diff": diff, "diff_sem": se, "n_seeds": n, "significant": sig})
+    return _frame(rows, by, df, ["mean_diff", "diff_sem", "n_seeds", "significant"])
 
 
 def choose_on_validation(table: pd.DataFrame, by: Sequence[str] = (),

@@ -1,342 +1,142 @@
-"""Experiments: a grid in, one tidy table out (a pandas DataFrame, one row per trained network)."""
+"""The grid runner: a grid of cells in, one tidy table out, every finished cell cached on disk.
+
+A cell is one call of an experiment of :data:`tlcore.experiments.EXPERIMENTS` with plain
+parameters. Its cache key is made of its whole configuration (parameters with their defaults, the
+training defaults), the resolved device, the tlcore and torch versions and a fingerprint of the
+code that computes cells (the modules :mod:`tlcore.experiments` imports, directly or not; editing
+a plotting or reduction module reuses the cache). Cells run in this process or on any
+``concurrent.futures.Executor`` (threads, a spawn process pool, a Dask client's executor): every
+random draw is derived from the cell's keys, so all give bit-identical tables.
+"""
 from __future__ import annotations
 
-from dataclasses import dataclass
+import ast
+import hashlib
+import itertools
+import os
+import sys
+from concurrent.futures import Executor, ProcessPoolExecutor, as_completed
+from functools import lru_cache
 from pathlib import Path
-from typing import Sequence
 
-import numpy as np
 import pandas as pd
 import torch
 
-from .models import BlockModel, build_model
-from .selection import BASELINES as _BASELINE_SCORES
-from .tasks import Task, TaskPair
-from .train import fit
-from .transfer import Protocol, all_protocols, transfer
-from .validation import check_int, check_known
+from .cache import ResultsCache, config_key
+from .experiments import EXPERIMENTS, training_defaults
+from .validation import check_known, resolve_device
 
-__all__ = ["TrainingConfig", "derive_seed", "pretrain", "depth_sweep", "default_model_kind",
-           "candidate_sources", "source_selection", "BASELINES", "depth_experiment",
-           "selection_experiment", "EXPERIMENTS", "run"]
+__all__ = ["run", "cell_config", "code_fingerprint", "default_cache_dir", "process_pool"]
+
+_PACKAGE = Path(__file__).parent
 
 
-@dataclass(frozen=True)
-class TrainingConfig:
-    """Architecture and optimisation settings shared by the experiments (plain keyword arguments)."""
-
-    model: str = "auto"
-    width: int = 128
-    depth: int = 4
-    source_steps: int = 3000
-    steps: int = 500
-    batch_size: int = 128
-    lr: float = 1e-3
-    weight_decay: float = 0.0
-    device: str = "auto"
-
-    def __post_init__(self):
-        if self.model != "auto":
-            check_known("model", self.model, ["mlp", "cnn1d"])
-        check_int("width", self.width, low=1)
-        check_int("depth", self.depth, low=1)
-        check_int("source_steps", self.source_steps, low=0)
-        check_int("steps", self.steps, low=0)
-        check_int("batch_size", self.batch_size, low=1)
-        if not self.lr > 0:
-            raise ValueError(f"lr={self.lr!r} must be positive")
+def _local_imports(path: Path) -> set[str]:
+    """Names of the tlcore modules a module imports (``from .x import``, ``from . import x``)."""
+    names = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.ImportFrom) and node.level == 1:
+            if node.module:
+                names.add(node.module.split(".")[0])
+            else:
+                names.update(alias.name for alias in node.names)
+    return names
 
 
-def default_model_kind(family: str) -> str:
-    """MNIST-1D is a sequence task and gets the 1-D CNN; the other families get the MLP."""
-    return "cnn1d" if family == "mnist1d" else "mlp"
+def code_fingerprint(package: Path = _PACKAGE, root: str = "experiments") -> str:
+    """A hash of the code that computes cells: ``root`` and every tlcore module it reaches by imports."""
+    seen, todo = set(), [root]
+    while todo:
+        name = todo.pop()
+        if name in seen or not (package / f"{name}.py").exists():
+            continue
+        seen.add(name)
+        todo.extend(_local_imports(package / f"{name}.py"))
+    digest = hashlib.sha256()
+    for name in sorted(seen):
+        digest.update(name.encode() + b"\0" + (package / f"{name}.py").read_bytes())
+    return digest.hexdigest()[:16]
 
 
-def derive_seed(*keys) -> int:
-    """An independent 31-bit seed for every tuple of keys (ints or short strings)."""
-    ints = [k if isinstance(k, (int, np.integer)) else int.from_bytes(str(k).encode(), "little")
-            for k in keys]
-    return int(np.random.SeedSequence([int(i) for i in ints]).generate_state(1)[0] >> 1)
+@lru_cache(maxsize=1)
+def _fingerprint() -> str:
+    return code_fingerprint()
 
 
-def _training(training: dict) -> TrainingConfig:
-    fields = TrainingConfig.__dataclass_fields__
-    for name in training:
-        if name not in fields:
-            raise ValueError(f"unknown training parameter {name!r}; expected one of {sorted(fields)}")
-    return TrainingConfig(**training)
-
-
-def pretrain(task: Task, seeds: Sequence[int], family: str = "", **training
-             ) -> tuple[list[BlockModel], np.ndarray]:
-    """Train one source network per seed on the whole ``task``, batched; return models and test accs."""
-    cfg = _training(training)
-    kind = cfg.model if cfg.model != "auto" else default_model_kind(family)
-    models = [build_model(kind, seed=derive_seed(s, "source-init"), in_dim=task.in_dim,
-                          n_classes=task.n_classes, width=cfg.width, depth=cfg.depth) for s in seeds]
-    full = torch.arange(task.n_train)
-    ens = fit(models, task.x_train, task.y_train, [full] * len(models),
-              [derive_seed(s, "source-data") for s in seeds], steps=cfg.source_steps,
-              batch_size=cfg.batch_size, lr=cfg.lr, weight_decay=cfg.weight_decay, device=cfg.device)
-    return ens.to_models(), ens.accuracy(task.x_test, task.y_test)
-
-
-def depth_sweep(pair: TaskPair, n_targets: Sequence[int], protocols: Sequence | None = None,
-                seeds: Sequence[int] = (0,), sources: tuple | None = None, dry_run: bool = False,
-                **training) -> pd.DataFrame | None:
-    """Target test accuracy for every (n_target, protocol, seed): the paper's transfer-depth experiment.
-
-    One source network is pre-trained per seed (or taken from ``sources = (models, accs)`` as
-    returned by :func:`pretrain`); then every target member is trained in one batched call. Members
-    of one seed share the initial weights of their re-initialised layers and nested target subsets
-    (common random numbers), so differences between protocols are not drowned in seed noise.
-    ``protocols`` defaults to ``(l, l)`` and ``(l, 0)`` for every depth ``l``.
-    Returns one row per network with the columns ``family``, the knobs, ``task_seed``, ``model``,
-    ``n_target``, ``transfer_depth``, ``frozen_depth``, ``protocol``, ``seed``, ``test_acc``,
-    ``source_test_acc``. ``dry_run=True`` checks every argument and returns None before any training.
-    """
-    cfg = _training(training)
-    seeds = [check_int("seed", s) for s in seeds]
-    if not seeds:
-        raise ValueError("seeds is empty")
-    protocols = [p if isinstance(p, Protocol) else Protocol(*p)
-                 for p in (protocols if protocols is not None else all_protocols(cfg.depth))]
-    for p in protocols:
-        p.check(cfg.depth)
-    target = pair.target
-    n_targets = [check_int("n_target", n, low=1) for n in n_targets]
-    for n in n_targets:
-        if n > target.n_train:
-            raise ValueError(f"n_target={n} is larger than the target's training set "
-                             f"({target.n_train} examples)")
-    if dry_run:
-        return None
-    if sources is None:
-        sources = pretrain(pair.source, seeds, pair.family, **training)
-    source_models, source_accs = sources
-    if len(source_models) != len(seeds):
-        raise ValueError(f"got {len(source_models)} source models for {len(seeds)} seeds")
-    if source_models[0].in_dim != target.in_dim:
-        raise ValueError(f"input size mismatch: source model expects in_dim={source_models[0].in_dim}, "
-                         f"the target task has {target.in_dim} features")
-
-    members, subsets, stream_seeds, rows = [], [], [], []
-    kind = type(source_models[0]).__name__.lower()
-    for si, seed in enumerate(seeds):
-        for n in n_targets:
-            subset = target.subsample_indices(n, seed)
-            for p in protocols:
-                members.append(transfer(source_models[si], p, target.n_classes,
-                                        seed=derive_seed(seed, "target-init")))
-                subsets.append(subset)
-                stream_seeds.append(derive_seed(seed, n, "target-data"))
-                rows.append({"family": pair.family, **pair.knobs, "task_seed": pair.seed,
-                             "model": kind, "n_target": n, "transfer_depth": p.transfer_depth,
-                             "frozen_depth": p.frozen_depth, "protocol": p.name, "seed": seed,
-                             "source_test_acc": float(source_accs[si])})
-    ens = fit(members, target.x_train, target.y_train, subsets, stream_seeds, steps=cfg.steps,
-              batch_size=cfg.batch_size, lr=cfg.lr, weight_decay=cfg.weight_decay, device=cfg.device)
-    acc = ens.accuracy(target.x_test, target.y_test)
-    table = pd.DataFrame(rows)
-    table.insert(table.columns.get_loc("source_test_acc"), "test_acc", acc.astype(float))
-    return table
-
-
-BASELINES = tuple(_BASELINE_SCORES)  # leep, logme, hscore, nce
-
-
-def candidate_sources(family: str, knob: str, values: Sequence, seed: int = 0,
-                      family_params: dict | None = None) -> tuple[Task, dict[str, Task]]:
-    """One target task and candidate source tasks at graded similarity to it, from one family.
-
-    Pairs of one family and seed share their source task and perturb it by the knob; so the shared
-    task plays the *target* here and the pairs' perturbed tasks are the candidate sources, at the
-    similarity that ``knob = value`` sets (0: identical to the target). Returns the target and the
-    candidates keyed ``"knob=value"``.
-    """
-    from .tasks import make_pair
-
-    params = dict(family_params or {})
-    if knob in params or knob == "seed":
-        raise ValueError(f"knob {knob!r} is set both as the graded knob and in family_params")
-    if len(values) < 2:
-        raise ValueError(f"source selection needs at least two candidate values of {knob!r}, got {list(values)}")
-    pairs = [make_pair(family, **params, **{knob: v}, seed=seed) for v in values]
-    target = pairs[0].source
-    candidates = {f"{knob}={v:g}": p.target for v, p in zip(values, pairs)}
-    return target, candidates
-
-
-def source_selection(family: str, knob: str, values: Sequence, n_targets: Sequence[int],
-                     seeds: Sequence[int] = (0,), task_seed: int = 0, family_params: dict | None = None,
-                     protocols: Sequence | None = None, measures: Sequence[str] = ("neighbourhood_overlap",),
-                     aggregate: str = "diagonal", k: int = 10, baselines: Sequence[str] = BASELINES,
-                     dry_run: bool = False, **training) -> pd.DataFrame | None:
-    """Ground truth, selector scores and ranking quality for choosing among graded candidate sources.
-
-    For every candidate source (see :func:`candidate_sources`) and seed, a source network is
-    pre-trained; its *best* target test accuracy over ``protocols`` at each ``n_target`` is the
-    ground truth. Each selector scores each candidate from the ``n_target`` target examples alone:
-    the representation-based ones (``measures``, aggregated over layers by ``aggregate``, compared
-    with one scratch network per seed) and the ``baselines`` computed from the source network's
-    outputs on the target training set. Returns one row per (n_target, seed, selector, candidate)
-    with ``score``, ``best_acc``, ``best_protocol`` and the group's ``spearman``, ``kendall``,
-    ``top1_hit`` and ``regret`` (see :func:`tlcore.selection.ranking_quality`).
-    ``dry_run=True`` checks every argument and returns None before any training.
-    """
-    from . import selection
-
-    cfg = _training(training)
-    for m in measures:
-        check_known("selection measure", m, selection.SELECTION_MEASURES)
-    for b in baselines:
-        check_known("baseline", b, BASELINES)
-    check_known("aggregate", aggregate, selection.AGGREGATES)
-    if not measures and not baselines:
-        raise ValueError("no selector given: measures and baselines are both empty")
-    seeds = [check_int("seed", s) for s in seeds]
-    target, candidates = candidate_sources(family, knob, values, task_seed, family_params)
-    n_targets = [check_int("n_target", n, low=2) for n in n_targets]
-    for n in n_targets:
-        if n > target.n_train:
-            raise ValueError(f"n_target={n} is larger than the target's training set ({target.n_train})")
-    if protocols is not None:
-        for p in protocols:
-            (p if isinstance(p, Protocol) else Protocol(*p)).check(cfg.depth)
-    if dry_run:
-        return None
-
-    # Ground truth: the best protocol's accuracy, per candidate, n_target and seed.
-    sources, best = {}, {}
-    for name, task in candidates.items():
-        sources[name] = pretrain(task, seeds, family, **training)
-        pair = TaskPair(source=task, target=target, family=family, knobs={}, seed=task_seed)
-        table = depth_sweep(pair, n_targets, protocols, seeds, sources=sources[name], **training)
-        top = table.loc[table.groupby(["n_target", "seed"]).test_acc.idxmax()]
-        for row in top.itertuples():
-            best[(name, row.n_target, row.seed)] = (row.test_acc, row.protocol)
-
-    rows = []
-    for n in n_targets:
-        for si, seed in enumerate(seeds):
-            sub = target.subsample(n, seed)
-            models = {name: sources[name][0][si] for name in candidates}
-            scores: dict[str, dict[str, float]] = {}
-            if measures:
-                scratch = selection.train_scratch(sub, next(iter(models.values())), [seed],
-                                                  steps=cfg.steps, batch_size=cfg.batch_size,
-                                                  lr=cfg.lr, device=cfg.device)
-                for m in measures:
-                    ranked = selection.rank_sources(sub, sub.x_train, models, measure=m,
-                                                    aggregate=aggregate, k=min(k, n - 1),
-                                                    scratch_models=scratch)
-                    scores[m] = dict(zip(ranked.source, ranked.score))
-            outputs = {name: selection.source_outputs(model, sub.x_train) for name, model in models.items()}
-            for b in baselines:
-                scores[b] = {name: selection.BASELINES[b](probs, feats, sub.y_train.numpy())
-                             for name, (probs, feats) in outputs.items()}
-            truth = {name: best[(name, n, seed)][0] for name in candidates}
-            for selector, s in scores.items():
-                quality = selection.ranking_quality(s, truth)
-                for value, name in zip(values, candidates):
-                    rows.append({"family": family, "knob": knob, "value": value, "candidate": name,
-                                 "n_target": n, "seed": seed, "selector": selector,
-                                 "score": s[name], "best_acc": truth[name],
-                                 "best_protocol": best[(name, n, seed)][1], **quality})
-    return pd.DataFrame(rows)
-
-
-# --------------------------------------------------------------------------- grids of cells
-
-
-def _split_family_params(family: str, params: dict) -> tuple[dict, dict]:
-    """Separate a flat parameter dict into the family's own parameters and training parameters."""
-    import inspect
-
-    from .tasks import FAMILIES
-
-    check_known("task family", family, FAMILIES)
-    family_names = set(inspect.signature(FAMILIES[family]).parameters) - {"seed"}
-    training_names = set(TrainingConfig.__dataclass_fields__)
-    pair_params, training = {}, {}
-    for name, value in params.items():
-        if name in family_names:
-            pair_params[name] = value
-        elif name in training_names:
-            training[name] = value
-        else:
-            raise ValueError(f"unknown parameter {name!r} for a {family!r} depth experiment; expected "
-                             f"one of {sorted(family_names | training_names)}")
-    return pair_params, training
-
-
-def depth_experiment(family: str = "teacher", n_targets: Sequence[int] = (50, 500),
-                     protocols: Sequence | None = None, seed: int = 0, task_seed: int = 0,
-                     dry_run: bool = False, **params) -> pd.DataFrame | None:
-    """One cell of a depth grid, from plain values: ``make_pair(family, **knobs)`` then :func:`depth_sweep`.
-
-    ``params`` holds the family's knobs and sizes and the training settings, by name.
-    """
-    from .tasks import make_pair
-
-    pair_params, training = _split_family_params(family, params)
-    _training(training)
-    pair = make_pair(family, seed=task_seed, **pair_params)
-    return depth_sweep(pair, list(n_targets), protocols, seeds=[seed], dry_run=dry_run, **training)
-
-
-def selection_experiment(family: str = "teacher", knob: str = "alpha", values: Sequence = (0.0, 0.5, 1.0),
-                         n_targets: Sequence[int] = (50,), seed: int = 0, task_seed: int = 0,
-                         dry_run: bool = False, **params) -> pd.DataFrame | None:
-    """One cell of a source-selection grid: :func:`source_selection` for one seed."""
-    return source_selection(family, knob, list(values), list(n_targets), seeds=[seed],
-                            task_seed=task_seed, dry_run=dry_run, **params)
-
-
-EXPERIMENTS = {"depth": depth_experiment, "source_selection": selection_experiment}
-
-
-def _cell_config(name: str, params: dict) -> dict:
+def cell_config(experiment: str, params: dict) -> dict:
     """The full configuration of a cell, defaults included: what its cache key is made of."""
     import inspect
 
     from . import __version__
 
-    bound = inspect.signature(EXPERIMENTS[name]).bind(**params)
+    bound = inspect.signature(EXPERIMENTS[experiment]).bind(**params)
     bound.apply_defaults()
     args = dict(bound.arguments)
     args.update(args.pop("params", {}))
     args.pop("dry_run", None)
-    return {"experiment": name, "params": args, "training_defaults": TrainingConfig().__dict__,
-            "tlcore": __version__, "code": _code_fingerprint()}
-
-
-def _code_fingerprint() -> str:
-    """A hash of the modules that compute results, so a code change never reuses stale cells."""
-    import hashlib
-
-    here = Path(__file__).parent
-    digest = hashlib.sha256()
-    for name in ("tasks", "models", "transfer", "train", "similarity", "selection", "sweep",
-                 "validation", "analysis"):
-        digest.update((here / f"{name}.py").read_bytes())
-    return digest.hexdigest()[:16]
+    device = resolve_device(args.get("device", "auto"))
+    return {"experiment": experiment, "params": args, "training_defaults": training_defaults(),
+            "device": device.type, "tlcore": __version__, "torch": torch.__version__,
+            "code": _fingerprint()}
 
 
 def default_cache_dir() -> Path:
     """Where the book's sweeps keep their cells: ``$TLCORE_CACHE_DIR`` or ``~/.cache/tlcore``."""
-    import os
-
     return Path(os.environ.get("TLCORE_CACHE_DIR", Path.home() / ".cache" / "tlcore"))
 
 
-def _compute_cell(name: str, params: dict, cache_dir: str, key: str, config: dict) -> pd.DataFrame:
-    """Run one cell and store it (on the worker, so a finished cell survives the driver)."""
-    from .cache import ResultsCache
+def process_pool(max_workers: int | None = None) -> ProcessPoolExecutor:
+    """A process pool that is safe with torch and numba: workers are spawned, never forked."""
+    import multiprocessing
 
-    table = EXPERIMENTS[name](**params)
+    return ProcessPoolExecutor(max_workers, mp_context=multiprocessing.get_context("spawn"))
+
+
+def _check_executor(executor) -> None:
+    if executor is None:
+        return
+    if not isinstance(executor, Executor) and not hasattr(executor, "submit"):
+        raise TypeError(f"executor must be a concurrent.futures.Executor, got {type(executor).__name__}")
+    if isinstance(executor, ProcessPoolExecutor):
+        context = getattr(executor, "_mp_context", None)
+        if context is not None and context.get_start_method() == "fork":
+            raise ValueError("a fork-based ProcessPoolExecutor hangs once torch or numba have started "
+                             "their thread pools; use tlcore.sweep.process_pool(n) (spawn) instead")
+
+
+def _compute_cell(experiment: str, params: dict, cache_dir: str, key: str, config: dict) -> pd.DataFrame:
+    """Run one cell and store it (on the worker, so a finished cell survives the driver)."""
+    table = EXPERIMENTS[experiment](**params)
     ResultsCache(cache_dir).put(key, config, table)
     return table
+
+
+def _wait_or_compute(cache: ResultsCache, experiment: str, params: dict, key: str, config: dict
+                     ) -> tuple[pd.DataFrame, int]:
+    """A cell another sweep holds: wait for its result; if that sweep gives up, take the cell over."""
+    while True:
+        table = cache.wait_for(key, config)
+        if table is not None:
+            return table, 0
+        lock = cache.try_lock(key)
+        if lock is not None:
+            with lock:
+                table = cache.get(key, config)
+                if table is not None:
+                    return table, 0
+                return _compute_cell(experiment, params, str(cache.folder), key, config), 1
+
+
+def _cells(grid: dict, fixed: dict) -> tuple[list[dict], list[dict]]:
+    if not isinstance(grid, dict) or not grid:
+        raise ValueError(f"grid must be a non-empty dict of parameter lists, got {grid!r}")
+    for name, values in grid.items():
+        if isinstance(values, (str, bytes)) or not hasattr(values, "__len__") or len(values) == 0:
+            raise ValueError(f"grid[{name!r}] must be a non-empty list of values, got {values!r}")
+        if name in fixed:
+            raise ValueError(f"parameter {name!r} is given both in grid and as a fixed parameter")
+    cells = [dict(zip(grid, combo)) for combo in itertools.product(*grid.values())]
+    return cells, [{**fixed, **cell} for cell in cells]
 
 
 def run(experiment: str, grid: dict, cache_dir, executor=None, progress: bool | None = None,
@@ -346,58 +146,69 @@ def run(experiment: str, grid: dict, cache_dir, executor=None, progress: bool | 
     ``experiment`` names an entry of ``EXPERIMENTS`` (``"depth"``, ``"source_selection"``); ``grid``
     maps parameter names to lists of values, and every combination is one cell; ``fixed`` holds the
     parameters shared by all cells. Every cell is checked before any is computed. Finished cells are
-    read from the cache (a corrupt file is reported and recomputed); the rest run in this process,
-    or on ``executor`` (any ``concurrent.futures.Executor``, e.g. a Dask client's
-    ``get_executor()``; then ``cache_dir`` must be visible to the workers). Returns the cells'
-    tables concatenated in grid order, each with a column per grid parameter;
-    ``table.attrs["computed"]`` and ``["cached"]`` count the cells of each kind.
+    read from the cache (a bad entry is reported and recomputed); a cell that another sweep is
+    computing right now (its lock is held) is waited for instead of repeated. The rest run in this
+    process or on ``executor`` (then ``cache_dir`` must be visible to the workers; a fork-based
+    process pool is refused, see :func:`process_pool`). Returns the cells' tables concatenated in
+    grid order, each with a column per grid parameter; ``table.attrs["computed"]`` and
+    ``["cached"]`` count the cells of each kind.
     """
-    import itertools
-
-    import sys
-
     from tqdm import tqdm
 
-    from .cache import ResultsCache, config_key
-
     check_known("experiment", experiment, EXPERIMENTS)
-    if not isinstance(grid, dict) or not grid:
-        raise ValueError(f"grid must be a non-empty dict of parameter lists, got {grid!r}")
-    for name, values in grid.items():
-        if isinstance(values, (str, bytes)) or not hasattr(values, "__len__") or len(values) == 0:
-            raise ValueError(f"grid[{name!r}] must be a non-empty list of values, got {values!r}")
-        if name in fixed:
-            raise ValueError(f"parameter {name!r} is given both in grid and as a fixed parameter")
-    names = list(grid)
-    cells = [dict(zip(names, combo)) for combo in itertools.product(*grid.values())]
-    params = [{**fixed, **cell} for cell in cells]
+    cells, params = _cells(grid, fixed)
+    _check_executor(executor)
+    configs = []
     for p in params:  # all checks before any heavy work
         try:
-            _cell_config(experiment, p)
+            configs.append(cell_config(experiment, p))
         except TypeError as exc:
             raise ValueError(f"bad parameters for experiment {experiment!r}: {exc}") from None
         EXPERIMENTS[experiment](**p, dry_run=True)
-    cache = ResultsCache(Path(cache_dir) / experiment)
-    configs = [_cell_config(experiment, p) for p in params]
     keys = [config_key(c) for c in configs]
-
-    results = {key: cache.get(key) for key in dict.fromkeys(keys)}
-    todo = [i for i, key in enumerate(keys) if results[key] is None and keys.index(key) == i]
-    cached = len(set(keys)) - len(todo)
-    bar = tqdm(total=len(set(keys)), initial=cached, desc=f"{experiment} cells", unit="cell",
+    first: dict[str, int] = {}  # one computation per distinct key, in grid order
+    for i, key in enumerate(keys):
+        first.setdefault(key, i)
+    cache = ResultsCache(Path(cache_dir) / experiment)
+    results = {key: cache.get(key, configs[i]) for key, i in first.items()}
+    todo = [i for key, i in first.items() if results[key] is None]
+    cached = len(first) - len(todo)
+    if todo:
+        cache.check_writable()
+    bar = tqdm(total=len(first), initial=cached, desc=f"{experiment} cells", unit="cell",
                disable=not sys.stderr.isatty() if progress is None else not progress)
-    if executor is None:
-        for i in todo:
-            results[keys[i]] = _compute_cell(experiment, params[i], str(cache.folder), keys[i], configs[i])
-            bar.update()
-    else:
-        from concurrent.futures import as_completed
 
-        futures = {executor.submit(_compute_cell, experiment, params[i], str(cache.folder), keys[i],
-                                   configs[i]): i for i in todo}
-        for fut in as_completed(futures):
-            results[keys[futures[fut]]] = fut.result()
+    locks, waiting = {}, []
+    for i in todo:  # cells another sweep is computing are waited for at the end
+        lock = cache.try_lock(keys[i])
+        if lock is None:
+            waiting.append(i)
+        else:
+            locks[i] = lock
+    computed = 0
+    try:
+        ready = {i: cache.get(keys[i], configs[i]) for i in locks}  # finished while we were locking?
+        mine = [i for i in locks if ready[i] is None]
+        results.update({keys[i]: t for i, t in ready.items() if t is not None})
+        if executor is None:
+            finished = ((i, _compute_cell(experiment, params[i], str(cache.folder), keys[i], configs[i]))
+                        for i in mine)
+        else:
+            futures = {executor.submit(_compute_cell, experiment, params[i], str(cache.folder), keys[i],
+                                       configs[i]): i for i in mine}
+            finished = ((futures[f], f.result()) for f in as_completed(futures))
+        for i, table in finished:
+            results[keys[i]] = table
+            computed += 1
             bar.update()
+        bar.update(len(locks) - len(mine))
+    finally:
+        for lock in locks.values():
+            lock.release()
+    for i in waiting:
+        results[keys[i]], fresh = _wait_or_compute(cache, experiment, params[i], keys[i], configs[i])
+        computed += fresh
+        bar.update()
     bar.close()
 
     tables = []
@@ -408,5 +219,5 @@ def run(experiment: str, grid: dict, cache_dir, executor=None, progress: bool | 
                 table[name] = [value] * len(table)
         tables.append(table)
     out = pd.concat(tables, ignore_index=True)
-    out.attrs.update(computed=len(todo), cached=cached)
+    out.attrs.update(computed=computed, cached=len(first) - computed)
     return out

@@ -13,11 +13,13 @@ from __future__ import annotations
 import functools
 import inspect
 import math
+import threading
 from dataclasses import dataclass, field, replace
 
 import numpy as np
 import torch
 
+from .seeds import numpy_generator, torch_generator
 from .validation import check_int, check_known, check_range
 
 __all__ = [
@@ -28,6 +30,7 @@ __all__ = [
     "mnist1d_pair",
     "digits_pair",
     "make_pair",
+    "measured_similarity",
     "FAMILIES",
 ]
 
@@ -58,8 +61,7 @@ class Task:
         sizes compares networks that saw growing versions of the same data.
         """
         check_int("n_target", n, low=1, high=self.n_train)
-        g = torch.Generator().manual_seed(int(seed))
-        return torch.randperm(self.n_train, generator=g)[:n]
+        return torch.randperm(self.n_train, generator=torch_generator(seed, "subsample"))[:n]
 
     def subsample(self, n: int, seed: int) -> "Task":
         """The same task with only ``n`` training examples (see :meth:`subsample_indices`)."""
@@ -81,12 +83,6 @@ class TaskPair:
 
 
 # --------------------------------------------------------------------------- helpers
-
-
-def _generator(*keys: int) -> torch.Generator:
-    """A torch generator seeded from several integers (order matters), independent per key tuple."""
-    state = np.random.SeedSequence([int(k) for k in keys]).generate_state(2, dtype=np.uint64)
-    return torch.Generator().manual_seed(int(state[0] >> np.uint64(1)))
 
 
 def _rotate(w: torch.Tensor, fresh: torch.Tensor, angle: float) -> torch.Tensor:
@@ -155,8 +151,8 @@ class HiddenManifold(_Labeller):
 
 
 def _sample_task(labeller: _Labeller, name: str, n_classes: int, n_train: int, n_test: int,
-                 seed: int, stream: int) -> Task:
-    g = _generator(seed, stream)
+                 seed: int, stream: str) -> Task:
+    g = torch_generator(seed, stream)
     x_tr, y_tr = labeller.observe(labeller.latent(n_train, g))
     x_te, y_te = labeller.observe(labeller.latent(n_test, g))
     return Task(x_tr, y_tr, x_te, y_te, n_classes, name)
@@ -164,12 +160,12 @@ def _sample_task(labeller: _Labeller, name: str, n_classes: int, n_train: int, n
 
 def _synthetic_pair(family, source: _Labeller, target: _Labeller, knobs, seed, n_classes,
                     n_source, n_target_pool, n_test) -> TaskPair:
-    ref = source.latent(20_000, _generator(seed, 99))
+    ref = source.latent(20_000, torch_generator(seed, "balance"))
     source._balance(ref)
     target._balance(ref)
     return TaskPair(
-        source=_sample_task(source, f"{family}-source", n_classes, n_source, n_test, seed, 1),
-        target=_sample_task(target, f"{family}-target", n_classes, n_target_pool, n_test, seed, 2),
+        source=_sample_task(source, f"{family}-source", n_classes, n_source, n_test, seed, "source-sample"),
+        target=_sample_task(target, f"{family}-target", n_classes, n_target_pool, n_test, seed, "target-sample"),
         family=family,
         knobs=dict(knobs),
         seed=int(seed),
@@ -195,7 +191,7 @@ def teacher_pair(shared_depth: int = 1, alpha: float = 1.0, seed: int = 0, *, in
     check_int("shared_depth", shared_depth, low=0, high=teacher_depth)
     check_range("alpha", alpha, 0.0, math.pi / 2)
     _check_sizes(n_classes=n_classes, n_source=n_source, n_target_pool=n_target_pool, n_test=n_test)
-    g = _generator(seed, 0)
+    g = torch_generator(seed, "generative-model")
     dims = [input_dim] + [teacher_width] * teacher_depth
     src_w = [torch.randn(dims[i + 1], dims[i], generator=g) for i in range(teacher_depth)]
     src_out = torch.randn(n_classes, teacher_width, generator=g)
@@ -225,7 +221,7 @@ def hidden_manifold_pair(feature_mix: float = 0.5, teacher_mix: float = 0.5, see
     check_int("latent_dim", latent_dim, low=1)
     check_int("input_dim", input_dim, low=1)
     _check_sizes(n_classes=n_classes, n_source=n_source, n_target_pool=n_target_pool, n_test=n_test)
-    g = _generator(seed, 0)
+    g = torch_generator(seed, "generative-model")
     F = torch.randn(input_dim, latent_dim, generator=g)
     w1 = torch.randn(teacher_width, latent_dim, generator=g)
     w2 = torch.randn(n_classes, teacher_width, generator=g)
@@ -247,8 +243,16 @@ def _check_sizes(**sizes) -> None:
 # --------------------------------------------------------------------------- real data
 
 
+_MNIST1D_LOCK = threading.Lock()
+
+
 @functools.lru_cache(maxsize=4)
 def _mnist1d_arrays(num_samples: int, data_seed: int):
+    with _MNIST1D_LOCK:  # the mnist1d package seeds NumPy's global generator: one thread at a time
+        return _generate_mnist1d(num_samples, data_seed)
+
+
+def _generate_mnist1d(num_samples: int, data_seed: int):
     import mnist1d.data
 
     args = mnist1d.data.get_dataset_args()
@@ -263,7 +267,7 @@ def _digits_arrays():
 
     d = load_digits()
     x, y = d.data / 16.0, d.target
-    perm = np.random.default_rng(0).permutation(len(y))  # a fixed train/test split of the 1,797 digits
+    perm = numpy_generator(0, "digits-split").permutation(len(y))  # a fixed train/test split of the 1,797 digits
     cut = int(0.75 * len(y))
     tr, te = perm[:cut], perm[cut:]
     return x[tr], y[tr], x[te], y[te]
@@ -283,7 +287,7 @@ def _real_pair(family, arrays, input_shift, label_shift, seed, source_fraction) 
     check_range("source_fraction", source_fraction, 0.05, 0.95)
     x_tr, y_tr, x_te, y_te = arrays
     # Independent streams, so the source task does not depend on the target's knobs.
-    rng_classes, rng_inputs, rng_split = (np.random.default_rng([int(seed), 7, i]) for i in range(3))
+    rng_classes, rng_inputs, rng_split = (numpy_generator(seed, stream) for stream in ("classes", "inputs", "split"))
     classes = rng_classes.permutation(np.unique(y_tr))
     half = len(classes) // 2
     src_classes, other = classes[:half], classes[half:2 * half]
@@ -356,3 +360,25 @@ def make_pair(family: str, **params) -> TaskPair:
         if name not in accepted:
             raise ValueError(f"unknown parameter {name!r} for family {family!r}; expected one of {accepted}")
     return fn(**params)
+
+
+def measured_similarity(pair: TaskPair, n: int = 4000) -> dict:
+    """Measured source/target similarity of a pair, for reading its knobs on one scale.
+
+    Synthetic families: ``label_agreement`` (fraction of shared latents that both rules label alike)
+    and ``input_correlation`` (correlation, coordinate by coordinate, of the inputs both tasks make
+    from the same latents: what first-layer features see).
+    Real data: ``shared_classes`` (fraction of target classes the source also has) and
+    ``fixed_inputs`` (fraction of input positions left in place).
+    """
+    if pair.generators is not None:
+        src, tgt = pair.generators
+        z = src.latent(n, torch_generator(pair.seed, "similarity-probe"))
+        xs, ys = src.observe(z)
+        xt, yt = tgt.observe(z)
+        corr = np.corrcoef(xs.flatten().numpy(), xt.flatten().numpy())[0, 1]
+        return {"label_agreement": float((ys == yt).float().mean()), "input_correlation": float(corr)}
+    info = pair.info
+    shared = len(set(info["source_classes"]) & set(info["target_classes"])) / len(info["target_classes"])
+    perm = np.asarray(info["input_permutation"])
+    return {"shared_classes": shared, "fixed_inputs": float(np.mean(perm == np.arange(len(perm))))}

@@ -4,8 +4,9 @@ A transfer-depth map needs thousands of small networks. Trained one after anothe
 each network pays Python and kernel-launch overhead for a tiny amount of arithmetic. Here the
 members' weights are stacked along a leading axis and the forward pass is ``torch.func.vmap`` of
 the model's own ``forward`` over that axis, so one step of the whole ensemble is one set of batched
-kernels. For plain MLPs the backward pass is also written out by hand as batched products
-(``engine="auto"``), which removes autograd's bookkeeping from every step. Members may differ in
+kernels. For stacks of Linear+ReLU blocks (the MLP) a private fast path computes the same
+gradients with hand-written batched products, which removes autograd's bookkeeping from every
+step; it is chosen by the model's structure and tested equal to the general path. Members may differ in
 initial weights, frozen blocks (read from ``requires_grad``), training subset (and its size) and
 data-order seed; each member sees exactly the batches and the Adam updates it would see if
 trained alone.
@@ -18,9 +19,10 @@ from typing import Sequence
 import numpy as np
 import torch
 import torch.nn.functional as F
+from torch import nn
 from torch.func import functional_call, vmap
 
-from .models import MLP, BlockModel
+from .models import BlockModel
 from .validation import as_tensor, check_int, check_known, resolve_device
 
 __all__ = ["Ensemble", "BatchStream", "fit", "accuracy"]
@@ -132,8 +134,7 @@ class Ensemble:
 
 def fit(models: Sequence[BlockModel], x, y, subsets: Sequence, seeds: Sequence[int], *,
         steps: int = 500, batch_size: int = 128, lr: float = 1e-3, weight_decay: float = 0.0,
-        device="auto", chunk_steps: int = 64, max_members: int | None = None,
-        engine: str = "auto") -> Ensemble:
+        device="auto", chunk_steps: int = 64, max_members: int | None = None) -> Ensemble:
     """Train every model on its own subset of ``(x, y)`` with Adam, all in one batched ensemble.
 
     ``models[e]`` trains on ``x[subsets[e]]`` for ``steps`` steps of ``min(batch_size, len(subset))``
@@ -142,18 +143,24 @@ def fit(models: Sequence[BlockModel], x, y, subsets: Sequence, seeds: Sequence[i
     Parameters with ``requires_grad = False`` in a member stay exactly as they are in that member.
     Members are trained in groups of at most ``max_members`` (default: all at once on a GPU; on a
     CPU, groups whose weights fit in cache, about 4M parameters, which is faster than one huge
-    stack). ``engine="auto"`` computes the gradients of plain :class:`~tlcore.models.MLP` members
-    with a hand-written batched backward pass (no autograd graph, no vmap: about 1.4x faster on a
-    CPU at width 64) and of every other model with autograd through ``vmap``; ``"autograd"``
-    forces the general path. Returns the trained :class:`Ensemble`; the input models are not modified.
+    stack). Returns the trained :class:`Ensemble`; the input models are not modified.
     """
+    return _fit(models, x, y, subsets, seeds, steps=steps, batch_size=batch_size, lr=lr,
+                weight_decay=weight_decay, device=device, chunk_steps=chunk_steps,
+                max_members=max_members)
+
+
+def _fit(models, x, y, subsets, seeds, *, steps, batch_size, lr, weight_decay, device, chunk_steps,
+         max_members, engine: str | None = None) -> Ensemble:
+    """:func:`fit` with the gradient engine forced (``"autograd"`` or ``"linear_relu"``) for tests."""
     n = len(models)
     if not (len(subsets) == len(seeds) == n):
         raise ValueError(f"got {n} models, {len(subsets)} subsets and {len(seeds)} seeds; "
                          "one of each per member is needed")
     check_int("steps", steps, low=0)
     check_int("batch_size", batch_size, low=1)
-    check_known("engine", engine, ["auto", *ENGINES])
+    if engine is not None:
+        check_known("engine", engine, _ENGINES)
     x = as_tensor("x", x)
     y = torch.as_tensor(y)
     if x.ndim != 2 or y.shape != (x.shape[0],):
@@ -203,9 +210,9 @@ def _fit_group(models, x, y, subsets, seeds, steps, batch_size, lr, weight_decay
     # gradient is then 0 from the first step, so its Adam moments stay 0 and its update is exactly 0.
     masks = [None if bool(ens.trainable[k].all()) else ens.trainable[k] for k in names]
     optimiser = _adam(params, lr)
-    if engine == "auto":
-        engine = "mlp" if type(models[0]) is MLP else "autograd"
-    gradients = ENGINES[engine](ens, names)
+    if engine is None:
+        engine = "linear_relu" if _linear_relu_layers(ens.template) else "autograd"
+    gradients = _ENGINES[engine](ens, names)
 
     done = 0
     while done < steps:
@@ -243,17 +250,29 @@ def _autograd_gradients(ens: Ensemble, names: list[str]):
     return gradients
 
 
-def _mlp_gradients(ens: Ensemble, names: list[str]):
+def _linear_relu_layers(template: BlockModel) -> list[str] | None:
+    """Names of the Linear layers when every block is exactly ``Linear -> ReLU`` and the head is
+    Linear (the structure the fast path differentiates by hand); None for any other model."""
+    names = []
+    for i, block in enumerate(template.blocks):
+        kinds = [type(m) for m in block]
+        if kinds != [nn.Linear, nn.ReLU]:
+            return None
+        names.append(f"blocks.{i}.0")
+    return names + ["head"] if type(template.head) is nn.Linear else None
+
+
+def _linear_relu_gradients(ens: Ensemble, names: list[str]):
     """The same gradients for a stack of Linear+ReLU blocks, written out with batched products.
 
     Forward ``h <- relu(b + h W^T)`` per layer with ``baddbmm``; backward ``dW = g^T h``,
     ``db = sum g``, ``g <- (g W) * [h > 0]``. Weight gradients come out in the weights' own
     layout, and layers below the lowest trained tensor are not back-propagated through.
     """
-    if type(ens.template) is not MLP:
-        raise ValueError(f"engine='mlp' needs MLP members, got {type(ens.template).__name__}")
-    depth = ens.config["depth"]
-    layers = [f"blocks.{i}.0" for i in range(depth)] + ["head"]
+    layers = _linear_relu_layers(ens.template)
+    if layers is None:
+        raise ValueError(f"the Linear+ReLU engine needs Linear+ReLU blocks, got {type(ens.template).__name__}")
+    depth = len(layers) - 1
     layer_weights = [ens.params[f"{name}.weight"] for name in layers]
     biases = [ens.params[f"{name}.bias"].unsqueeze(1) for name in layers]
     wanted = set(names)
@@ -277,13 +296,13 @@ def _mlp_gradients(ens: Ensemble, names: list[str]):
             out[f"{layers[i]}.weight"] = torch.bmm(g.transpose(1, 2), h)
             out[f"{layers[i]}.bias"] = g.sum(1)
             if i > lowest:
-                g = torch.ops.aten.threshold_backward(torch.bmm(g, layer_weights[i]), h, 0)
+                g = torch.bmm(g, layer_weights[i]).mul_(h > 0)  # ReLU's derivative at its output
         return [out[k] for k in names]
 
     return gradients
 
 
-ENGINES = {"autograd": _autograd_gradients, "mlp": _mlp_gradients}
+_ENGINES = {"autograd": _autograd_gradients, "linear_relu": _linear_relu_gradients}
 
 
 def _adam(params, lr):

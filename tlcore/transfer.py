@@ -16,10 +16,11 @@ from __future__ import annotations
 import copy
 from dataclasses import dataclass
 
-from .models import BlockModel, build_model, model_kind
+from .models import BlockModel, build_like
 from .validation import check_int
 
-__all__ = ["Protocol", "transfer", "all_protocols"]
+__all__ = ["Protocol", "initialise_target", "all_protocols", "candidate_protocols", "FAMILIES",
+           "family_of"]
 
 
 @dataclass(frozen=True, order=True)
@@ -81,8 +82,31 @@ def all_protocols(n_blocks: int, frozen: bool = True, fine_tuned: bool = True) -
     return sorted(out)
 
 
-def transfer(source_model: BlockModel, protocol: Protocol, n_classes: int, seed: int) -> BlockModel:
-    """A new model for the target: source blocks copied and frozen as the protocol says.
+def candidate_protocols(n_blocks: int) -> list[Protocol]:
+    """Every protocol of the paper's families: ``(l, 0)``, ``(l, l)`` for all ``l`` and defrosting ``(L, f)``."""
+    return sorted(set(all_protocols(n_blocks)) | {Protocol.defrost(n_blocks, d) for d in range(n_blocks + 1)})
+
+
+# The paper's protocol families, as predicates on (transfer_depth, frozen_depth, L). Scratch (0, 0)
+# is the shallowest member of the fine-tuned and frozen families; (L, L) and (L, 0) belong to two.
+FAMILIES = {
+    "fine-tuned (l, 0)": lambda t, f, L: f == 0,
+    "frozen (l, l)": lambda t, f, L: f == t,
+    "defrosted (L, f)": lambda t, f, L: t == L,
+}
+
+
+def family_of(name: str, n_blocks: int) -> list[Protocol]:
+    """The protocols of one family (a key of ``FAMILIES``) for a network of ``n_blocks`` blocks."""
+    if name not in FAMILIES:
+        raise ValueError(f"unknown protocol family {name!r}; expected one of {sorted(FAMILIES)}")
+    keep = FAMILIES[name]
+    return [p for p in candidate_protocols(n_blocks) if keep(p.transfer_depth, p.frozen_depth, n_blocks)]
+
+
+def initialise_target(source_model: BlockModel, protocol: Protocol | tuple, n_classes: int,
+                      seed: int) -> BlockModel:
+    """The target network a protocol starts from: source blocks copied and frozen as it says.
 
     The new model has the source's architecture with a readout for ``n_classes``, freshly
     initialised from ``seed``; its first ``transfer_depth`` blocks are copies of the source's and
@@ -92,8 +116,7 @@ def transfer(source_model: BlockModel, protocol: Protocol, n_classes: int, seed:
     if not isinstance(protocol, Protocol):
         protocol = Protocol(*protocol)
     protocol.check(source_model.n_blocks)
-    config = {**source_model.config, "n_classes": n_classes}
-    model = build_model(model_kind(source_model), seed=seed, **config)
+    model = build_like(source_model, n_classes=n_classes, seed=seed)
     for i in range(protocol.transfer_depth):
         model.blocks[i].load_state_dict(copy.deepcopy(source_model.blocks[i].state_dict()))
     for i in range(protocol.frozen_depth):

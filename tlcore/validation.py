@@ -53,7 +53,49 @@ def as_tensor(name: str, x, device=None, dtype=torch.float32) -> torch.Tensor:
 
 
 def resolve_device(device: str | torch.device = "auto") -> torch.device:
-    """``"auto"`` picks CUDA when present, else the CPU; anything else is passed to torch."""
+    """``"auto"`` picks CUDA when present, else the CPU; ``"cpu"`` and ``"cuda[:N]"`` are checked.
+
+    An unknown name or a CUDA device on a machine without one is a ValueError, not a late crash.
+    """
     if isinstance(device, str) and device == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(device)
+    try:
+        dev = torch.device(device)
+    except (RuntimeError, TypeError, ValueError):
+        raise ValueError(f"unknown device {device!r}; expected 'auto', 'cpu' or 'cuda[:N]'") from None
+    if dev.type == "cuda":
+        if not torch.cuda.is_available():
+            raise ValueError(f"device {str(device)!r} was asked for, but CUDA is not available on this machine")
+        if dev.index is not None and dev.index >= torch.cuda.device_count():
+            raise ValueError(f"device {str(device)!r} does not exist: {torch.cuda.device_count()} CUDA device(s)")
+    elif dev.type != "cpu":
+        raise ValueError(f"unsupported device {str(device)!r}; expected 'auto', 'cpu' or 'cuda[:N]'")
+    return dev
+
+
+def check_points(name: str, x, device, dtype) -> torch.Tensor:
+    """Points ``(N, features)`` as a tensor (higher-rank inputs flattened per point), finite."""
+    t = as_tensor(name, x, device=device, dtype=dtype)
+    if t.ndim < 2:
+        raise ValueError(f"{name} must have shape (N, features), got {tuple(t.shape)}")
+    return t.reshape(t.shape[0], -1)
+
+
+def check_paired_points(x, y, device, dtype) -> tuple[torch.Tensor, torch.Tensor]:
+    """Two representations of the same N >= 2 points, on one resolved device."""
+    dev = resolve_device(device)
+    x, y = check_points("x", x, dev, dtype), check_points("y", y, dev, dtype)
+    if x.shape[0] != y.shape[0]:
+        raise ValueError(f"x and y must hold the same points: x has {x.shape[0]} rows "
+                         f"{tuple(x.shape)}, y has {y.shape[0]} {tuple(y.shape)}")
+    if x.shape[0] < 2:
+        raise ValueError(f"need at least 2 points, got {x.shape[0]}")
+    return x, y
+
+
+def check_k(k, n) -> int:
+    """A neighbourhood size ``1 <= k < N``."""
+    check_int("k", k, low=1)
+    if k >= n:
+        raise ValueError(f"k={k} must be smaller than the number of points N={n}")
+    return int(k)

@@ -1,0 +1,438 @@
+"""Everything that trains networks for a purpose, in one place.
+
+Pre-training source networks, training networks from scratch, evaluating transfer protocols, the
+transfer-depth sweep, the source-selection ground truth and the representation comparisons all go
+through two functions: :func:`train_fresh` (new networks, one per seed, in one batched call) and
+:func:`evaluate_protocols` (networks initialised from a source under each protocol, in one
+batched call). Every initialisation and data order is drawn from :mod:`tlcore.seeds` under keys
+that name its role, so the same seed gives the same numbers in any thread, process or machine.
+
+``EXPERIMENTS`` names the experiments a grid of cells can run (:func:`tlcore.sweep.run`).
+"""
+from __future__ import annotations
+
+import inspect
+from dataclasses import asdict, dataclass
+from typing import Mapping, Sequence
+
+import numpy as np
+import pandas as pd
+import torch
+
+from .models import BlockModel, build_like, build_model
+from .seeds import derive_seed
+from .selection import AGGREGATES, rank_sources, ranking_quality
+from .similarity import MEASURES, layerwise
+from .tasks import FAMILIES, Task, TaskPair, make_pair
+from .train import fit
+from .transferability import BASELINES, source_outputs
+from .transfer import Protocol, all_protocols, initialise_target
+from .validation import check_int, check_known
+
+__all__ = ["TrainingConfig", "Run", "train_fresh", "pretrain", "train_scratch", "evaluate_protocols",
+           "depth_sweep", "candidate_sources", "source_selection", "linear_probe_accuracy",
+           "compare_representations", "split_params", "depth_experiment", "selection_experiment",
+           "EXPERIMENTS", "default_model_kind"]
+
+
+@dataclass(frozen=True)
+class TrainingConfig:
+    """Architecture and optimisation settings shared by the experiments (plain keyword arguments)."""
+
+    model: str = "auto"
+    width: int = 128
+    depth: int = 4
+    source_steps: int = 3000
+    steps: int = 500
+    batch_size: int = 128
+    lr: float = 1e-3
+    weight_decay: float = 0.0
+    device: str = "auto"
+
+    def __post_init__(self):
+        if self.model != "auto":
+            check_known("model", self.model, ["mlp", "cnn1d"])
+        check_int("width", self.width, low=1)
+        check_int("depth", self.depth, low=1)
+        check_int("source_steps", self.source_steps, low=0)
+        check_int("steps", self.steps, low=0)
+        check_int("batch_size", self.batch_size, low=1)
+        if not self.lr > 0:
+            raise ValueError(f"lr={self.lr!r} must be positive")
+
+    def fit_options(self) -> dict:
+        return dict(batch_size=self.batch_size, lr=self.lr, weight_decay=self.weight_decay,
+                    device=self.device)
+
+
+def _config(training: Mapping) -> TrainingConfig:
+    fields = TrainingConfig.__dataclass_fields__
+    for name in training:
+        if name not in fields:
+            raise ValueError(f"unknown training parameter {name!r}; expected one of {sorted(fields)}")
+    return TrainingConfig(**training)
+
+
+def default_model_kind(family: str) -> str:
+    """MNIST-1D is a sequence task and gets the 1-D CNN; the other families get the MLP."""
+    return "cnn1d" if family == "mnist1d" else "mlp"
+
+
+# --------------------------------------------------------------------------- the two training paths
+
+
+def train_fresh(task: Task, seeds: Sequence[int], role: str, steps: int, *, like: BlockModel | None = None,
+                kind: str = "mlp", subsets: Sequence | None = None, cfg: TrainingConfig = TrainingConfig()
+                ) -> tuple[list[BlockModel], np.ndarray]:
+    """New networks, one per seed, trained on ``task`` (or on ``subsets[i]`` of it) in one batched call.
+
+    The architecture is ``like``'s (with the task's readout size) or ``kind`` with ``cfg``'s width
+    and depth. ``role`` names the purpose in the seed keys (``"source"``, ``"scratch"``), so a
+    source and a scratch network of the same seed never share their draws. Returns the networks
+    and their test accuracies.
+    """
+    seeds = [int(s) for s in seeds]
+    if like is not None:
+        models = [build_like(like, n_classes=task.n_classes, seed=derive_seed(s, role, "init")) for s in seeds]
+    else:
+        models = [build_model(kind, seed=derive_seed(s, role, "init"), in_dim=task.in_dim,
+                              n_classes=task.n_classes, width=cfg.width, depth=cfg.depth) for s in seeds]
+    subsets = subsets if subsets is not None else [torch.arange(task.n_train)] * len(models)
+    ens = fit(models, task.x_train, task.y_train, subsets, [derive_seed(s, role, "data") for s in seeds],
+              steps=steps, **cfg.fit_options())
+    return ens.to_models(), ens.accuracy(task.x_test, task.y_test)
+
+
+@dataclass(frozen=True)
+class Run:
+    """One source network and the target data one group of protocol members trains on.
+
+    ``subset`` indexes the target's training set; ``init_seed`` initialises the re-initialised
+    blocks and readout (shared by all protocols of the run: common random numbers), ``data_seed``
+    orders the batches.
+    """
+
+    source: BlockModel
+    subset: torch.Tensor
+    init_seed: int
+    data_seed: int
+
+
+def evaluate_protocols(runs: Sequence[Run], protocols: Sequence, task: Task,
+                       eval_sets: Mapping[str, tuple], cfg: TrainingConfig = TrainingConfig()
+                       ) -> dict[str, np.ndarray]:
+    """Train every (run, protocol) member in one batched call; accuracy on each evaluation set.
+
+    Member ``(i, j)`` starts from ``initialise_target(runs[i].source, protocols[j], ...)`` and trains
+    ``cfg.steps`` steps on ``task.x_train[runs[i].subset]``. ``eval_sets`` maps a name to ``(x, y)``;
+    returns ``{name: accuracy array of shape (len(runs), len(protocols))}``.
+    """
+    protocols = [p if isinstance(p, Protocol) else Protocol(*p) for p in protocols]
+    members, subsets, data_seeds = [], [], []
+    for run in runs:
+        for p in protocols:
+            members.append(initialise_target(run.source, p, task.n_classes, seed=run.init_seed))
+            subsets.append(run.subset)
+            data_seeds.append(run.data_seed)
+    ens = fit(members, task.x_train, task.y_train, subsets, data_seeds, steps=cfg.steps, **cfg.fit_options())
+    return {name: ens.accuracy(x, y).reshape(len(runs), len(protocols)) for name, (x, y) in eval_sets.items()}
+
+
+def pretrain(task: Task, seeds: Sequence[int], family: str = "", **training
+             ) -> tuple[list[BlockModel], np.ndarray]:
+    """One source network per seed trained on the whole ``task`` for ``source_steps``; models and test accs."""
+    cfg = _config(training)
+    kind = cfg.model if cfg.model != "auto" else default_model_kind(family)
+    return train_fresh(task, seeds, "source", cfg.source_steps, kind=kind, cfg=cfg)
+
+
+def train_scratch(task: Task, like: BlockModel, seeds: Sequence[int], subsets: Sequence | None = None,
+                  **training) -> list[BlockModel]:
+    """One network per seed with ``like``'s architecture, trained from scratch on ``task`` for ``steps``."""
+    cfg = _config(training)
+    return train_fresh(task, seeds, "scratch", cfg.steps, like=like, subsets=subsets, cfg=cfg)[0]
+
+
+# --------------------------------------------------------------------------- the transfer-depth sweep
+
+
+def _protocol_list(protocols, depth: int) -> list[Protocol]:
+    out = [p if isinstance(p, Protocol) else Protocol(*p)
+           for p in (protocols if protocols is not None else all_protocols(depth))]
+    for p in out:
+        p.check(depth)
+    return out
+
+
+def depth_sweep(pair: TaskPair, n_targets: Sequence[int], protocols: Sequence | None = None,
+                seeds: Sequence[int] = (0,), sources: tuple | None = None, n_val: int = 0,
+                dry_run: bool = False, **training) -> pd.DataFrame | None:
+    """Target accuracy for every (n_target, protocol, seed): the paper's transfer-depth experiment.
+
+    One source network is pre-trained per seed (or taken from ``sources = (models, accs)`` as
+    returned by :func:`pretrain`); then every target member is trained in one batched call. Members
+    of one seed share the initial weights of their re-initialised layers and nested target subsets
+    (common random numbers), so differences between protocols are paired by seed. With ``n_val > 0``
+    a validation set of that size is carved from the target pool (disjoint from every training
+    subset of the seed), so that a protocol can be chosen on ``val_acc`` and reported on
+    ``test_acc``. ``protocols`` defaults to ``(l, l)`` and ``(l, 0)`` for every depth ``l``.
+    Returns one row per network with the columns ``family``, the knobs, ``task_seed``, ``model``,
+    ``n_target``, ``transfer_depth``, ``frozen_depth``, ``seed``, ``val_acc`` (when ``n_val``),
+    ``test_acc``, ``source_test_acc``. ``dry_run=True`` checks every argument and returns None.
+    """
+    cfg = _config(training)
+    seeds = [check_int("seed", s) for s in seeds]
+    if not seeds:
+        raise ValueError("seeds is empty")
+    protocols = _protocol_list(protocols, cfg.depth)
+    target = pair.target
+    n_targets = [check_int("n_target", n, low=1) for n in n_targets]
+    check_int("n_val", n_val, low=0)
+    for n in n_targets:
+        if n + n_val > target.n_train:
+            raise ValueError(f"n_target={n} is larger than the target's training set "
+                             f"({target.n_train} examples{f', {n_val} kept for validation' if n_val else ''})")
+    if dry_run:
+        return None
+    source_models, source_accs = sources if sources is not None else pretrain(
+        pair.source, seeds, pair.family, **training)
+    if len(source_models) != len(seeds):
+        raise ValueError(f"got {len(source_models)} source models for {len(seeds)} seeds")
+    if source_models[0].in_dim != target.in_dim:
+        raise ValueError(f"input size mismatch: source model expects in_dim={source_models[0].in_dim}, "
+                         f"the target task has {target.in_dim} features")
+
+    runs, rows, val_sets = [], [], []
+    kind = type(source_models[0]).__name__.lower()
+    for si, seed in enumerate(seeds):
+        order = target.subsample_indices(target.n_train, seed)
+        val_sets.append(order[target.n_train - n_val:])
+        for n in n_targets:
+            runs.append(Run(source_models[si], order[:n], derive_seed(seed, "target", "init"),
+                            derive_seed(seed, n, "target", "data")))
+            rows += [{"family": pair.family, **pair.knobs, "task_seed": pair.seed, "model": kind,
+                      "n_target": n, "transfer_depth": p.transfer_depth, "frozen_depth": p.frozen_depth,
+                      "seed": seed, "source_test_acc": float(source_accs[si])} for p in protocols]
+    eval_sets = {"test_acc": (target.x_test, target.y_test)}
+    if n_val:
+        # one set per seed: evaluate all members on each, keep each member's own seed's column
+        eval_sets.update({f"val_{si}": (target.x_train[v], target.y_train[v]) for si, v in enumerate(val_sets)})
+    acc = evaluate_protocols(runs, protocols, target, eval_sets, cfg)
+    table = pd.DataFrame(rows)
+    position = table.columns.get_loc("source_test_acc")
+    if n_val:
+        per_seed = len(n_targets)
+        val = np.concatenate([acc[f"val_{i // per_seed}"][i] for i in range(len(runs))])
+        table.insert(position, "val_acc", val.astype(float))
+        position += 1
+    table.insert(position, "test_acc", acc["test_acc"].reshape(-1).astype(float))
+    return table
+
+
+# --------------------------------------------------------------------------- source selection
+
+
+def candidate_sources(family: str, knob: str, values: Sequence, seed: int = 0,
+                      family_params: dict | None = None) -> tuple[Task, dict[str, Task]]:
+    """One target task and candidate source tasks at graded similarity to it, from one family.
+
+    Pairs of one family and seed share their source task and perturb it by the knob; so the shared
+    task plays the *target* here and the pairs' perturbed tasks are the candidate sources, at the
+    similarity that ``knob = value`` sets (0: identical to the target). Returns the target and the
+    candidates keyed ``"knob=value"``.
+    """
+    params = dict(family_params or {})
+    if knob in params or knob == "seed":
+        raise ValueError(f"knob {knob!r} is set both as the graded knob and in family_params")
+    if len(values) < 2:
+        raise ValueError(f"source selection needs at least two candidate values of {knob!r}, got {list(values)}")
+    pairs = [make_pair(family, **params, **{knob: v}, seed=seed) for v in values]
+    target = pairs[0].source
+    candidates = {f"{knob}={v:g}": p.target for v, p in zip(values, pairs)}
+    return target, candidates
+
+
+def source_selection(family: str, knob: str, values: Sequence, n_targets: Sequence[int],
+                     seeds: Sequence[int] = (0,), task_seed: int = 0, family_params: dict | None = None,
+                     protocols: Sequence | None = None, measures: Sequence[str] = ("neighbourhood_overlap",),
+                     aggregate: str = "diagonal", k: int = 10, baselines: Sequence[str] = tuple(BASELINES),
+                     dry_run: bool = False, **training) -> pd.DataFrame | None:
+    """Ground truth, selector scores and ranking quality for choosing among graded candidate sources.
+
+    For every candidate source (see :func:`candidate_sources`) and seed, a source network is
+    pre-trained; its *best* target test accuracy over ``protocols`` at each ``n_target`` is the
+    ground truth. Each selector scores each candidate from the ``n_target`` target examples alone:
+    the representation-based ones (``measures`` from the similarity registry, aggregated over
+    layers by ``aggregate``, compared with one scratch network per seed) and the ``baselines``
+    computed from the source network's outputs on the target training set. Returns one row per
+    (n_target, seed, selector, candidate) with ``score``, ``best_acc``, ``best_transfer_depth``,
+    ``best_frozen_depth`` and the group's ``spearman``, ``kendall``, ``top1_hit`` and ``regret``.
+    ``dry_run=True`` checks every argument and returns None before any training.
+    """
+    cfg = _config(training)
+    for m in measures:
+        check_known("similarity measure", m, MEASURES)
+    for b in baselines:
+        check_known("baseline", b, BASELINES)
+    check_known("aggregate", aggregate, AGGREGATES)
+    if not measures and not baselines:
+        raise ValueError("no selector given: measures and baselines are both empty")
+    seeds = [check_int("seed", s) for s in seeds]
+    target, candidates = candidate_sources(family, knob, values, task_seed, family_params)
+    n_targets = [check_int("n_target", n, low=2) for n in n_targets]
+    for n in n_targets:
+        if n > target.n_train:
+            raise ValueError(f"n_target={n} is larger than the target's training set ({target.n_train})")
+    _protocol_list(protocols, cfg.depth)
+    if dry_run:
+        return None
+
+    sources, best = {}, {}
+    for name, task in candidates.items():
+        sources[name] = pretrain(task, seeds, family, **training)
+        pair = TaskPair(source=task, target=target, family=family, knobs={}, seed=task_seed)
+        table = depth_sweep(pair, n_targets, protocols, seeds, sources=sources[name], **training)
+        top = table.loc[table.groupby(["n_target", "seed"]).test_acc.idxmax()]
+        for row in top.itertuples():
+            best[(name, row.n_target, row.seed)] = (row.test_acc, row.transfer_depth, row.frozen_depth)
+
+    rows = []
+    for n in n_targets:
+        for si, seed in enumerate(seeds):
+            sub = target.subsample(n, seed)
+            models = {name: sources[name][0][si] for name in candidates}
+            scores: dict[str, dict[str, float]] = {}
+            if measures:
+                scratch = train_scratch(sub, next(iter(models.values())), [seed], **training)
+                for m in measures:
+                    ranked = rank_sources(scratch, sub.x_train, models, measure=m, aggregate=aggregate,
+                                          k=min(k, n - 1))
+                    scores[m] = dict(zip(ranked.source, ranked.score))
+            outputs = {name: source_outputs(model, sub.x_train) for name, model in models.items()}
+            for b in baselines:
+                scores[b] = {name: BASELINES[b](probs, feats, sub.y_train.numpy())
+                             for name, (probs, feats) in outputs.items()}
+            truth = {name: best[(name, n, seed)][0] for name in candidates}
+            for selector, s in scores.items():
+                quality = ranking_quality(s, truth)
+                for value, name in zip(values, candidates):
+                    acc, t, f = best[(name, n, seed)]
+                    rows.append({"family": family, "knob": knob, "value": value, "candidate": name,
+                                 "n_target": n, "seed": seed, "selector": selector, "score": s[name],
+                                 "best_acc": acc, "best_transfer_depth": int(t), "best_frozen_depth": int(f),
+                                 **quality})
+    return pd.DataFrame(rows)
+
+
+# --------------------------------------------------------------------------- representations
+
+
+@torch.no_grad()
+def linear_probe_accuracy(model: BlockModel, task: Task, n_train: int | None = None, seed: int = 0,
+                          max_iter: int = 500) -> list[float]:
+    """Target test accuracy of a logistic-regression readout on each block's features of ``model``.
+
+    Features are standardised; the readout is fitted on ``n_train`` target training examples (all
+    by default). Answers "which layer of this network holds the most useful features for the target?"
+    """
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    x_tr, y_tr = task.x_train, task.y_train
+    if n_train is not None:
+        idx = task.subsample_indices(n_train, seed)
+        x_tr, y_tr = x_tr[idx], y_tr[idx]
+    train_reps, test_reps = model.representations(x_tr), model.representations(task.x_test)
+    accs = []
+    for a, b in zip(train_reps, test_reps):
+        clf = make_pipeline(StandardScaler(), LogisticRegression(max_iter=max_iter))
+        clf.fit(a.numpy(), y_tr.numpy())
+        accs.append(float(clf.score(b.numpy(), task.y_test.numpy())))
+    return accs
+
+
+def compare_representations(pair: TaskPair, n_small: int, seeds: Sequence[int] = (0,),
+                            measures: Sequence[str] = ("neighbourhood_overlap", "linear_cka"),
+                            k: int = 10, n_probe: int = 1000, **training) -> dict:
+    """Claim C3's evidence for one pair: are the source's features those the target would learn?
+
+    Trains, per seed, the source network, a target network on ``n_small`` examples and one on the
+    whole target training set (all from scratch, batched), then returns
+    ``{"matrices": {(measure, "small"|"plenty"): seed-averaged source-layer x target-layer matrix},
+    "probes": DataFrame of per-layer linear-probe target accuracy of the source's and the
+    plenty-data network's features (columns network, block, seed, probe_acc), "accuracy": {...}}``.
+    Similarities are measured on ``n_probe`` target test inputs.
+    """
+    seeds = list(seeds)
+    cfg = _config(training)
+    sources, src_acc = pretrain(pair.source, seeds, pair.family, **training)
+    plenty, plenty_acc = pretrain(pair.target, seeds, pair.family, **training)
+    subsets = [pair.target.subsample_indices(n_small, s) for s in seeds]
+    small, small_acc = train_fresh(pair.target, seeds, "small-target", cfg.source_steps, like=sources[0],
+                                   subsets=subsets, cfg=cfg)
+    probe = pair.target.x_test[:n_probe]
+    matrices = {}
+    with torch.no_grad():
+        for measure in measures:
+            for label, nets in (("small", small), ("plenty", plenty)):
+                mats = [layerwise(src.representations(probe), net.representations(probe), measure, k=k)
+                        for src, net in zip(sources, nets)]
+                matrices[(measure, label)] = np.mean(mats, axis=0)
+    rows = []
+    for s, src, net in zip(seeds, sources, plenty):
+        for name, model in (("source", src), ("target, plenty of data", net)):
+            for block, acc in enumerate(linear_probe_accuracy(model, pair.target, n_small, seed=s), 1):
+                rows.append({"network": name, "block": block, "seed": s, "probe_acc": acc})
+    return {"matrices": matrices, "probes": pd.DataFrame(rows),
+            "accuracy": {"source": float(np.mean(src_acc)), "target_plenty": float(np.mean(plenty_acc)),
+                         "target_small": float(np.mean(small_acc))}}
+
+
+# --------------------------------------------------------------------------- cells of a grid
+
+
+def split_params(family: str, params: Mapping) -> tuple[dict, dict]:
+    """Separate flat parameters into the task family's own (knobs, sizes) and the training ones."""
+    check_known("task family", family, FAMILIES)
+    family_names = set(inspect.signature(FAMILIES[family]).parameters) - {"seed"}
+    training_names = set(TrainingConfig.__dataclass_fields__)
+    pair_params, training = {}, {}
+    for name, value in params.items():
+        if name in family_names:
+            pair_params[name] = value
+        elif name in training_names:
+            training[name] = value
+        else:
+            raise ValueError(f"unknown parameter {name!r} for a {family!r} experiment; expected "
+                             f"one of {sorted(family_names | training_names)}")
+    return pair_params, training
+
+
+def depth_experiment(family: str = "teacher", n_targets: Sequence[int] = (50, 500),
+                     protocols: Sequence | None = None, seed: int = 0, task_seed: int = 0, n_val: int = 0,
+                     dry_run: bool = False, **params) -> pd.DataFrame | None:
+    """One cell of a depth grid, from plain values: ``make_pair(family, **knobs)`` then :func:`depth_sweep`.
+
+    ``params`` holds the family's knobs and sizes and the training settings, by name.
+    """
+    pair_params, training = split_params(family, params)
+    _config(training)
+    pair = make_pair(family, seed=task_seed, **pair_params)
+    return depth_sweep(pair, list(n_targets), protocols, seeds=[seed], n_val=n_val, dry_run=dry_run, **training)
+
+
+def selection_experiment(family: str = "teacher", knob: str = "alpha", values: Sequence = (0.0, 0.5, 1.0),
+                         n_targets: Sequence[int] = (50,), seed: int = 0, task_seed: int = 0,
+                         dry_run: bool = False, **params) -> pd.DataFrame | None:
+    """One cell of a source-selection grid: :func:`source_selection` for one seed."""
+    return source_selection(family, knob, list(values), list(n_targets), seeds=[seed],
+                            task_seed=task_seed, dry_run=dry_run, **params)
+
+
+EXPERIMENTS = {"depth": depth_experiment, "source_selection": selection_experiment}
+
+
+def training_defaults() -> dict:
+    """The default training settings (part of every cell's cache key)."""
+    return asdict(TrainingConfig())

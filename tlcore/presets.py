@@ -1,0 +1,50 @@
+"""The sizes the book runs at, in one place: quick (a 2-core CPU, minutes) and paper-like.
+
+Every chapter takes ``quick`` as a parameter and asks :func:`sizes` for its training settings and
+its task family's data sizes, so both modes are one parameter away and no chapter repeats them.
+The quick sizes keep the shapes of the experiments (the same knobs, protocols and target sizes)
+with smaller networks, shorter training and smaller data pools.
+"""
+from __future__ import annotations
+
+__all__ = ["sizes", "SIZES"]
+
+_SYNTHETIC = {
+    "quick": dict(width=32, depth=4, source_steps=1200, steps=300,
+                  n_source=4000, n_target_pool=3000, n_test=1000),
+    "paper": dict(width=256, depth=6, source_steps=8000, steps=2000,
+                  n_source=60000, n_target_pool=20000, n_test=10000),
+}
+
+SIZES = {
+    "teacher": _SYNTHETIC,
+    "hidden_manifold": _SYNTHETIC,
+    "mnist1d": {  # a 1-D CNN (see experiments.default_model_kind)
+        "quick": dict(width=16, depth=3, source_steps=800, steps=250, num_samples=4000),
+        "paper": dict(width=64, depth=3, source_steps=6000, steps=1500, num_samples=40000),
+    },
+    "digits": {  # 1,797 images: the data size is fixed
+        "quick": dict(width=64, depth=3, source_steps=800, steps=250),
+        "paper": dict(width=256, depth=4, source_steps=4000, steps=1500),
+    },
+}
+
+_DATA_KEYS = {"n_source", "n_target_pool", "n_test", "num_samples"}
+
+
+def sizes(quick: bool, family: str = "hidden_manifold", part: str = "all") -> dict:
+    """Training settings and data sizes of ``family`` in quick or paper mode.
+
+    ``part="all"`` gives both (what :func:`tlcore.sweep.run` takes), ``"training"`` only the
+    network and optimisation settings, ``"data"`` only the family's data sizes.
+    """
+    if family not in SIZES:
+        raise ValueError(f"unknown task family {family!r}; expected one of {sorted(SIZES)}")
+    if part not in ("all", "training", "data"):
+        raise ValueError(f"part={part!r}; expected 'all', 'training' or 'data'")
+    chosen = dict(SIZES[family]["quick" if quick else "paper"])
+    if part == "training":
+        return {k: v for k, v in chosen.items() if k not in _DATA_KEYS}
+    if part == "data":
+        return {k: v for k, v in chosen.items() if k in _DATA_KEYS}
+    return chosen
