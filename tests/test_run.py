@@ -14,7 +14,7 @@ from tlcore.sweep import run
 
 SMALL = dict(family="teacher", n_targets=[20, 80], protocols=[(0, 0), (2, 2), (2, 0)], shared_depth=1,
              n_source=800, n_target_pool=300, n_test=300, width=16, depth=2, source_steps=80, steps=40)
-GRID = {"alpha": [0.2, 1.2], "seed": [0, 1]}
+GRID = {"alpha": [0.2, 1.2], "task_seed": [0, 1]}
 
 
 @pytest.fixture(scope="module")
@@ -25,12 +25,12 @@ def reference(tmp_path_factory):
 def test_rerun_reads_the_cache_and_is_identical(reference, tmp_path):
     assert reference.attrs == {"computed": 4, "cached": 0}
     assert len(reference) == 4 * 2 * 3
-    assert {"alpha", "seed", "n_target", "transfer_depth"} <= set(reference.columns)
+    assert {"alpha", "task_seed", "seed", "n_target", "transfer_depth"} <= set(reference.columns)
     first = run("depth", GRID, tmp_path, **SMALL)
     again = run("depth", GRID, tmp_path, **SMALL)
     assert again.attrs == {"computed": 0, "cached": 4}
     assert first.equals(reference) and again.equals(reference)  # bit for bit, across runs
-    wider = run("depth", {"alpha": [0.2, 1.2, 0.7], "seed": [0, 1]}, tmp_path, **SMALL)
+    wider = run("depth", {"alpha": [0.2, 1.2, 0.7], "task_seed": [0, 1]}, tmp_path, **SMALL)
     assert wider.attrs == {"computed": 2, "cached": 4}  # only the new cells are computed
 
 
@@ -39,7 +39,7 @@ SCRIPT = textwrap.dedent("""
     from tlcore.sweep import run
     SMALL = {small!r}
     SMALL.update(source_steps=1500, steps=600)
-    run("depth", {{"alpha": [0.1, 0.4, 0.8, 1.2], "seed": [0, 1]}}, sys.argv[1], **SMALL)
+    run("depth", {{"alpha": [0.1, 0.4, 0.8, 1.2], "task_seed": [0, 1]}}, sys.argv[1], **SMALL)
 """)
 
 
@@ -60,12 +60,12 @@ def test_killed_sweep_resumes_without_losing_or_redoing_cells(tmp_path):
     finished = len(list((cache / "depth").glob("*.json")))
     assert 2 <= finished < 8, "the sweep should have been killed part way"
     big = {**SMALL, "source_steps": 1500, "steps": 600}
-    grid = {"alpha": [0.1, 0.4, 0.8, 1.2], "seed": [0, 1]}
+    grid = {"alpha": [0.1, 0.4, 0.8, 1.2], "task_seed": [0, 1]}
     resumed = run("depth", grid, cache, **big)
     assert resumed.attrs == {"computed": 8 - finished, "cached": finished}
     whole = run("depth", grid, tmp_path / "fresh", **big)
     assert resumed.equals(whole)
-    keys = ["alpha", "seed", "n_target", "transfer_depth", "frozen_depth"]
+    keys = ["alpha", "task_seed", "n_target", "transfer_depth", "frozen_depth"]
     assert not resumed.duplicated(keys).any() and len(resumed) == 8 * 2 * 3
     assert len(list((cache / "depth").glob("*.json"))) == 8
 
@@ -120,7 +120,7 @@ def test_cache_key_follows_device_versions_and_computing_code(tmp_path, monkeypa
     import tlcore
     import tlcore.sweep as sweep
 
-    params = {**SMALL, "alpha": 0.2, "seed": 0}
+    params = {**SMALL, "alpha": 0.2, "seeds": [0]}
     base = sweep.cell_config("depth", params)
     assert base["device"] == "cpu" and base["torch"] and "device" not in base["params"]  # "auto", resolved
     monkeypatch.setattr(sweep.torch, "__version__", "0.0-other")
@@ -164,7 +164,8 @@ BAD = [
     ("impossible protocol", dict(extra=dict(protocols=[(1, 2)])), ValueError, "frozen_depth=2 > transfer_depth=1"),
     ("protocol deeper than the net", dict(extra=dict(protocols=[(3, 0)])), ValueError, "transfer_depth=3 > n_blocks=2"),
     ("target size too large", dict(extra=dict(n_targets=[10, 5000])), ValueError, "n_target=5000 is larger"),
-    ("non-integer seed", dict(grid={"seed": [0.5]}), TypeError, "seed must be an integer, got 0.5"),
+    ("non-integer seed", dict(grid={"seeds": [[0.5]]}), TypeError, "seed must be an integer, got 0.5"),
+    ("seeds not a list", dict(grid={"seeds": [3]}), TypeError, "seeds must be a list of integers, got 3"),
     ("empty grid list", dict(grid={"alpha": []}), ValueError, r"grid\['alpha'\] must be a non-empty list"),
     ("parameter twice", dict(grid={"depth": [2]}), ValueError, "'depth' is given both in grid and as a fixed"),
     ("unwritable cache", dict(cache="file"), ValueError, "is not a writable folder"),

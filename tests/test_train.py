@@ -12,15 +12,24 @@ from tlcore.transfer import Protocol, initialise_target
 
 
 def _alone(model, x, y, subset, seed, steps, batch_size, lr, weight_decay=0.0):
-    """Reference: nn.Module + torch.optim.Adam, one network, the same batches."""
+    """Reference: nn.Module + torch.optim.Adam, one network, the same batches; a parameter's
+    ``lr_scale`` entry becomes a parameter group with that multiple of the learning rate."""
     model = copy.deepcopy(model)
-    opt = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=lr,
+    groups = {}
+    for name, p in model.named_parameters():
+        if p.requires_grad:
+            groups.setdefault(getattr(model, "lr_scale", {}).get(name, 1.0), []).append(p)
+    opt = torch.optim.Adam([{"params": ps, "lr": lr * s} for s, ps in groups.items()], lr=lr,
                            weight_decay=weight_decay)
     for batch in BatchStream(torch.as_tensor(subset), batch_size, seed).take(steps):
         opt.zero_grad()
         F.cross_entropy(model(x[batch]), y[batch]).backward()
         opt.step()
     return model
+
+
+def groups_of(model):
+    return {model.lr_scale.get(n, 1.0) for n, p in model.named_parameters() if p.requires_grad}
 
 
 @pytest.mark.parametrize("arch", ["mlp", "cnn1d"])
@@ -32,9 +41,10 @@ def test_members_match_networks_trained_alone(arch):
         (lambda s: CNN1d(16, 3, width=4, depth=2, seed=s))
     source = make(100)
     models = [make(1), initialise_target(source, Protocol(2, 2), 3, seed=2),
-              initialise_target(source, Protocol(1, 0), 3, seed=3), make(4)]
-    subsets = [torch.arange(30), torch.arange(200), torch.arange(50, 250), torch.arange(64)]
-    seeds = [11, 12, 13, 14]
+              initialise_target(source, Protocol(1, 0), 3, seed=3), make(4),
+              initialise_target(source, Protocol(2, 1), 3, seed=5, transferred_lr_scale=0.1)]
+    subsets = [torch.arange(30), torch.arange(200), torch.arange(50, 250), torch.arange(64), torch.arange(100)]
+    seeds = [11, 12, 13, 14, 15]
     ens = fit(models, x, y, subsets, seeds, steps=60, batch_size=64, lr=3e-3, weight_decay=1e-3,
               device="cpu", chunk_steps=25)
     trained = ens.to_models()
@@ -54,6 +64,9 @@ def test_members_match_networks_trained_alone(arch):
     assert np.allclose(acc, by_hand) and np.allclose(acc, ens.accuracy(x, y))
     untrained = accuracy(models, x, y, device="cpu")
     assert (acc > untrained).sum() >= 3 and acc.max() > 0.6  # training learned something
+    # the gently fine-tuned block moved less than the same block at the full rate would
+    assert trained[4].lr_scale == pytest.approx({"blocks.1.0.weight": 0.1, "blocks.1.0.bias": 0.1})
+    assert len(groups_of(models[4])) == 2  # the reference really used two learning rates
 
 
 def test_batch_stream_covers_each_epoch_once():

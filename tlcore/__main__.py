@@ -4,8 +4,10 @@
 arrays ``x`` (examples x features) and ``y`` (integer labels), and optionally ``x_test``, ``y_test``;
 or a ``.csv`` file of numeric feature columns and a label column (``label``, or the one named by
 ``--label-column``; never guessed). ``MODEL`` is a file written by ``tlcore.save_model``.
-``cache list|verify|prune DIR``: inspect and clean a sweep cache. Every bad input ends with one
-line on stderr and exit status 2, before any training.
+``train-source --data DATA --out MODEL``: train a source network on your own labelled data and save
+it for ``advise``. ``cache list|verify|prune DIR``: inspect and clean a sweep cache. Features are
+standardised by default (``--no-standardise`` keeps them raw). Every bad input ends with one line on
+stderr and exit status 2, before any training.
 """
 from __future__ import annotations
 
@@ -72,8 +74,48 @@ def _writable(path: str) -> None:
         raise InputError(f"--json {path!r} is not writable")
 
 
+def _task(path: str, label_column: str | None, standardise: bool):
+    from .advisor import target_task
+
+    data = load_data(path, label_column)
+    try:
+        return target_task(data["x"], data["y"], data.get("x_test"), data.get("y_test"), Path(path).stem,
+                           standardise=standardise)[0]
+    except ValueError as exc:
+        raise InputError(str(exc)) from None
+
+
+def _train_source(args) -> int:
+    from .experiments import pretrain
+    from .models import save_model
+    from .validation import resolve_device
+
+    for name in ("width", "depth", "steps"):
+        if getattr(args, name) < 1:
+            raise InputError(f"--{name} {getattr(args, name)} must be at least 1")
+    if args.seed < 0:
+        raise InputError(f"--seed {args.seed} must be non-negative")
+    try:
+        resolve_device(args.device)
+    except ValueError as exc:
+        raise InputError(str(exc)) from None
+    out = Path(args.out)
+    if out.suffix != ".pt":
+        raise InputError(f"--out {args.out!r}: model files end in .pt")
+    if not out.parent.is_dir() or not os.access(out.parent, os.W_OK):
+        raise InputError(f"--out {args.out!r}: folder {str(out.parent)!r} does not exist or is not writable")
+    task = _task(args.data, args.label_column, args.standardise)
+    models, accs = pretrain(task, [args.seed], model="mlp", width=args.width, depth=args.depth,
+                            source_steps=args.steps, device=args.device)
+    save_model(models[0], out)
+    test = f", test accuracy {accs[0]:.3f}" if task.x_test.shape[0] else ""
+    print(f"trained an MLP of {args.depth} blocks of width {args.width} on {task.n_train} examples "
+          f"({task.n_classes} classes){test}; written {out}")
+    return 0
+
+
 def _advise(args) -> int:
-    from .advisor import advise, target_task
+    from .advisor import advise
     from .models import load_model
     from .validation import resolve_device
 
@@ -95,11 +137,7 @@ def _advise(args) -> int:
     if repeated:
         raise InputError(f"two sources share the name {repeated[0]!r} (sources are named by file name); "
                          "rename one of the files")
-    data = load_data(args.target, args.label_column)
-    try:
-        task, _ = target_task(data["x"], data["y"], data.get("x_test"), data.get("y_test"), Path(args.target).stem)
-    except ValueError as exc:
-        raise InputError(str(exc)) from None
+    task = _task(args.target, args.label_column, args.standardise)
     sources = {}
     for path in args.source:
         try:
@@ -138,6 +176,19 @@ def main(argv=None) -> int:
     adv.add_argument("--seeds", type=int, default=3, help="networks per protocol (the spread of the estimate)")
     adv.add_argument("--steps", type=int, default=300, help="training steps of each target network")
     adv.add_argument("--device", default="auto", help="auto (CUDA when present), cpu or cuda[:N]")
+    adv.add_argument("--no-standardise", dest="standardise", action="store_false",
+                     help="keep the features as they are (default: mean 0, variance 1 per feature)")
+    src = sub.add_parser("train-source", help="train and save a source network on your own data")
+    src.add_argument("--data", required=True, help=".npz (x, y[, x_test, y_test]) or .csv with a label column")
+    src.add_argument("--out", required=True, help="the model file to write (.pt)")
+    src.add_argument("--label-column", default=None, help="the CSV's label column (default: 'label')")
+    src.add_argument("--width", type=int, default=64, help="units per block")
+    src.add_argument("--depth", type=int, default=4, help="number of blocks")
+    src.add_argument("--steps", type=int, default=3000, help="training steps (Adam, batch 128)")
+    src.add_argument("--seed", type=int, default=0, help="initialisation and data-order seed")
+    src.add_argument("--device", default="auto", help="auto (CUDA when present), cpu or cuda[:N]")
+    src.add_argument("--no-standardise", dest="standardise", action="store_false",
+                     help="keep the features as they are (default: mean 0, variance 1 per feature)")
     cache = sub.add_parser("cache", help="list, verify or prune a sweep cache")
     cache.add_argument("args", nargs=argparse.REMAINDER, help="list DIR | verify DIR | prune DIR [--older-than DAYS]")
     args = parser.parse_args(argv)
@@ -146,7 +197,7 @@ def main(argv=None) -> int:
 
         return cache_main(args.args)
     try:
-        return _advise(args)
+        return _advise(args) if args.command == "advise" else _train_source(args)
     except InputError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -105,10 +105,16 @@ class Advice:
         return "\n".join(lines)
 
 
-def target_task(x, y, x_test=None, y_test=None, name: str = "target") -> tuple[Task, np.ndarray]:
+def target_task(x, y, x_test=None, y_test=None, name: str = "target", standardise: bool = True
+                ) -> tuple[Task, np.ndarray]:
     """A :class:`Task` from user arrays, labels mapped to ``0..C-1``; returns it and the original classes.
 
-    Raises ``ValueError`` naming the problem: empty data, wrong shapes, NaN/inf, non-integer labels.
+    ``standardise`` (the default) rescales every feature to mean 0 and variance 1 with the training
+    examples' statistics (applied to the test examples too): networks, and the similarity measures
+    that rank sources, are sensitive to feature scales, and raw features with large ranges (wine's
+    proline, in the hundreds) can make an unrelated source look best. Use the same setting for the
+    sources' training data and the target. Raises ``ValueError`` naming the problem: empty data,
+    wrong shapes, NaN/inf, non-integer labels.
     """
     x, y = np.asarray(x), np.asarray(y)
     if x.size == 0 or len(x) == 0:
@@ -139,6 +145,11 @@ def target_task(x, y, x_test=None, y_test=None, name: str = "target") -> tuple[T
         unknown = set(np.unique(y_test).tolist()) - set(lookup)
         if unknown:
             raise ValueError(f"y_test has classes {sorted(unknown)} that the training labels do not")
+    x, x_test = x.astype(np.float64), x_test.astype(np.float64)
+    if standardise:
+        mean, std = x.mean(0), x.std(0)
+        std[std == 0] = 1.0  # a constant feature stays constant (0)
+        x, x_test = (x - mean) / std, (x_test - mean) / std
     return Task(torch.as_tensor(x, dtype=torch.float32), labels(y), torch.as_tensor(x_test, dtype=torch.float32),
                 labels(y_test), len(classes), name), classes
 

@@ -12,7 +12,8 @@ import pandas as pd
 
 from .transfer import FAMILIES
 
-__all__ = ["summarise", "optimal_protocols", "gains", "best_by_recipe", "selection_summary"]
+__all__ = ["summarise", "optimal_protocols", "gains", "best_by_recipe", "selection_summary", "layer_matrix",
+           "probe_curves"]
 
 PROTOCOL_KEYS = ["transfer_depth", "frozen_depth"]
 
@@ -101,3 +102,22 @@ def selection_summary(table: pd.DataFrame, by: Sequence[str] = ()) -> pd.DataFra
     keys = list(by) + ["selector"]
     once = table.drop_duplicates(["selector", "n_target", "seed"])
     return once.groupby(keys)[["spearman", "kendall", "top1_hit", "regret"]].mean()
+
+
+def layer_matrix(table: pd.DataFrame, measure: str, data: str, **where) -> np.ndarray:
+    """Seed-averaged source-block x target-block matrix from a representations table.
+
+    ``where`` selects one cell of a grid (e.g. ``alpha=0.6``)."""
+    rows = table[(table.kind == "similarity") & (table.measure == measure) & (table.data == data)]
+    for name, value in where.items():
+        rows = rows[rows[name] == value]
+    if rows.empty:
+        raise ValueError(f"no similarity rows for measure={measure!r}, data={data!r}, {where}")
+    return rows.pivot_table(index="source_block", columns="target_block", values="value").to_numpy()
+
+
+def probe_curves(table: pd.DataFrame, by: Sequence[str] = ()) -> pd.DataFrame:
+    """Mean and SE over seeds of the linear-probe accuracy per network and block."""
+    rows = table[table.kind == "probe"].rename(columns={"source_block": "block"})
+    g = rows.groupby(list(by) + ["network", "block"]).value
+    return pd.DataFrame({"mean": g.mean(), "sem": g.sem(ddof=1).fillna(0.0), "n_seeds": g.size()}).reset_index()

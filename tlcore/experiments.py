@@ -32,6 +32,7 @@ from .validation import check_int, check_known
 __all__ = ["TrainingConfig", "Run", "train_fresh", "pretrain", "train_scratch", "evaluate_protocols",
            "depth_sweep", "candidate_sources", "source_selection", "linear_probe_accuracy",
            "compare_representations", "split_params", "depth_experiment", "selection_experiment",
+           "representations_experiment",
            "EXPERIMENTS", "default_model_kind"]
 
 
@@ -47,6 +48,7 @@ class TrainingConfig:
     batch_size: int = 128
     lr: float = 1e-3
     weight_decay: float = 0.0
+    transferred_lr_scale: float = 1.0
     device: str = "auto"
 
     def __post_init__(self):
@@ -59,6 +61,8 @@ class TrainingConfig:
         check_int("batch_size", self.batch_size, low=1)
         if not self.lr > 0:
             raise ValueError(f"lr={self.lr!r} must be positive")
+        if not self.transferred_lr_scale > 0:
+            raise ValueError(f"transferred_lr_scale={self.transferred_lr_scale!r} must be positive")
 
     def fit_options(self) -> dict:
         return dict(batch_size=self.batch_size, lr=self.lr, weight_decay=self.weight_decay,
@@ -131,7 +135,8 @@ def evaluate_protocols(runs: Sequence[Run], protocols: Sequence, task: Task,
     members, subsets, data_seeds = [], [], []
     for run in runs:
         for p in protocols:
-            members.append(initialise_target(run.source, p, task.n_classes, seed=run.init_seed))
+            members.append(initialise_target(run.source, p, task.n_classes, seed=run.init_seed,
+                                             transferred_lr_scale=cfg.transferred_lr_scale))
             subsets.append(run.subset)
             data_seeds.append(run.data_seed)
     ens = fit(members, task.x_train, task.y_train, subsets, data_seeds, steps=cfg.steps, **cfg.fit_options())
@@ -354,15 +359,17 @@ def linear_probe_accuracy(model: BlockModel, task: Task, n_train: int | None = N
 
 def compare_representations(pair: TaskPair, n_small: int, seeds: Sequence[int] = (0,),
                             measures: Sequence[str] = ("neighbourhood_overlap", "linear_cka"),
-                            k: int = 10, n_probe: int = 1000, **training) -> dict:
+                            k: int = 10, n_probe: int = 1000, **training) -> pd.DataFrame:
     """Claim C3's evidence for one pair: are the source's features those the target would learn?
 
     Trains, per seed, the source network, a target network on ``n_small`` examples and one on the
-    whole target training set (all from scratch, batched), then returns
-    ``{"matrices": {(measure, "small"|"plenty"): seed-averaged source-layer x target-layer matrix},
-    "probes": DataFrame of per-layer linear-probe target accuracy of the source's and the
-    plenty-data network's features (columns network, block, seed, probe_acc), "accuracy": {...}}``.
-    Similarities are measured on ``n_probe`` target test inputs.
+    whole target training set (all from scratch, batched), and returns one tidy table with a
+    ``kind`` column: ``"similarity"`` rows (``measure``, ``data`` = "small" or "plenty", ``seed``,
+    ``source_block``, ``target_block``, ``value``: the source network's block against the target
+    network's, on ``n_probe`` target test inputs), ``"probe"`` rows (``network``, ``seed``,
+    ``source_block`` = the block, ``value``: target test accuracy of a linear readout fitted on
+    ``n_small`` target examples of that block's features) and ``"accuracy"`` rows (each network's
+    own test accuracy).
     """
     seeds = list(seeds)
     cfg = _config(training)
@@ -372,21 +379,25 @@ def compare_representations(pair: TaskPair, n_small: int, seeds: Sequence[int] =
     small, small_acc = train_fresh(pair.target, seeds, "small-target", cfg.source_steps, like=sources[0],
                                    subsets=subsets, cfg=cfg)
     probe = pair.target.x_test[:n_probe]
-    matrices = {}
+    rows = []
     with torch.no_grad():
         for measure in measures:
             for label, nets in (("small", small), ("plenty", plenty)):
-                mats = [layerwise(src.representations(probe), net.representations(probe), measure, k=k)
-                        for src, net in zip(sources, nets)]
-                matrices[(measure, label)] = np.mean(mats, axis=0)
-    rows = []
+                for s, src, net in zip(seeds, sources, nets):
+                    m = layerwise(src.representations(probe), net.representations(probe), measure, k=k)
+                    rows += [{"kind": "similarity", "measure": measure, "data": label, "seed": s,
+                              "source_block": i + 1, "target_block": j + 1, "value": float(v)}
+                             for (i, j), v in np.ndenumerate(m)]
     for s, src, net in zip(seeds, sources, plenty):
         for name, model in (("source", src), ("target, plenty of data", net)):
-            for block, acc in enumerate(linear_probe_accuracy(model, pair.target, n_small, seed=s), 1):
-                rows.append({"network": name, "block": block, "seed": s, "probe_acc": acc})
-    return {"matrices": matrices, "probes": pd.DataFrame(rows),
-            "accuracy": {"source": float(np.mean(src_acc)), "target_plenty": float(np.mean(plenty_acc)),
-                         "target_small": float(np.mean(small_acc))}}
+            rows += [{"kind": "probe", "measure": "linear_probe", "network": name, "seed": s, "source_block": b,
+                      "value": acc} for b, acc in enumerate(linear_probe_accuracy(model, pair.target, n_small, seed=s), 1)]
+    for name, accs in (("source", src_acc), ("target, plenty of data", plenty_acc), ("target, small data", small_acc)):
+        rows += [{"kind": "accuracy", "network": name, "seed": s, "value": float(a)} for s, a in zip(seeds, accs)]
+    table = pd.DataFrame(rows, columns=["kind", "measure", "data", "network", "seed", "source_block",
+                                        "target_block", "value"])
+    table[["source_block", "target_block"]] = table[["source_block", "target_block"]].fillna(0).astype(int)
+    return table.fillna({"measure": "", "data": "", "network": ""})
 
 
 # --------------------------------------------------------------------------- cells of a grid
@@ -410,27 +421,55 @@ def split_params(family: str, params: Mapping) -> tuple[dict, dict]:
 
 
 def depth_experiment(family: str = "teacher", n_targets: Sequence[int] = (50, 500),
-                     protocols: Sequence | None = None, seed: int = 0, task_seed: int = 0, n_val: int = 0,
-                     dry_run: bool = False, **params) -> pd.DataFrame | None:
+                     protocols: Sequence | None = None, seeds: Sequence[int] = (0,), task_seed: int = 0,
+                     n_val: int = 0, dry_run: bool = False, **params) -> pd.DataFrame | None:
     """One cell of a depth grid, from plain values: ``make_pair(family, **knobs)`` then :func:`depth_sweep`.
 
-    ``params`` holds the family's knobs and sizes and the training settings, by name.
+    ``params`` holds the family's knobs and sizes and the training settings, by name. All ``seeds``
+    of a cell train together (their sources in one batched call, their targets in another).
     """
     pair_params, training = split_params(family, params)
     _config(training)
+    if isinstance(seeds, (int, np.integer)):
+        raise TypeError(f"seeds must be a list of integers, got {seeds!r}")
     pair = make_pair(family, seed=task_seed, **pair_params)
-    return depth_sweep(pair, list(n_targets), protocols, seeds=[seed], n_val=n_val, dry_run=dry_run, **training)
+    return depth_sweep(pair, list(n_targets), protocols, seeds=list(seeds), n_val=n_val, dry_run=dry_run,
+                       **training)
 
 
 def selection_experiment(family: str = "teacher", knob: str = "alpha", values: Sequence = (0.0, 0.5, 1.0),
-                         n_targets: Sequence[int] = (50,), seed: int = 0, task_seed: int = 0,
+                         n_targets: Sequence[int] = (50,), seeds: Sequence[int] = (0,), task_seed: int = 0,
                          dry_run: bool = False, **params) -> pd.DataFrame | None:
-    """One cell of a source-selection grid: :func:`source_selection` for one seed."""
-    return source_selection(family, knob, list(values), list(n_targets), seeds=[seed],
+    """One cell of a source-selection grid: :func:`source_selection` for its ``seeds``."""
+    if isinstance(seeds, (int, np.integer)):
+        raise TypeError(f"seeds must be a list of integers, got {seeds!r}")
+    return source_selection(family, knob, list(values), list(n_targets), seeds=list(seeds),
                             task_seed=task_seed, dry_run=dry_run, **params)
 
 
-EXPERIMENTS = {"depth": depth_experiment, "source_selection": selection_experiment}
+def representations_experiment(family: str = "teacher", n_small: int = 100, seeds: Sequence[int] = (0,),
+                               measures: Sequence[str] = ("neighbourhood_overlap", "linear_cka"), k: int = 10,
+                               n_probe: int = 1000, task_seed: int = 0, dry_run: bool = False,
+                               **params) -> pd.DataFrame | None:
+    """One cell of a representation grid: :func:`compare_representations` on ``make_pair(family, ...)``."""
+    pair_params, training = split_params(family, params)
+    _config(training)
+    for m in measures:
+        check_known("similarity measure", m, MEASURES)
+    check_int("n_small", n_small, low=2)
+    if isinstance(seeds, (int, np.integer)):
+        raise TypeError(f"seeds must be a list of integers, got {seeds!r}")
+    seeds = [check_int("seed", s) for s in seeds]
+    pair = make_pair(family, seed=task_seed, **pair_params)
+    if n_small > pair.target.n_train:
+        raise ValueError(f"n_small={n_small} is larger than the target's training set ({pair.target.n_train})")
+    if dry_run:
+        return None
+    return compare_representations(pair, n_small, seeds, measures, k, n_probe, **training)
+
+
+EXPERIMENTS = {"depth": depth_experiment, "source_selection": selection_experiment,
+               "representations": representations_experiment}
 
 
 def training_defaults() -> dict:

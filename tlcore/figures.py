@@ -15,7 +15,7 @@ import pandas as pd
 
 from .analysis import summarise
 
-__all__ = ["png", "figure_slider", "plot_depth_curves", "plot_optimal_map", "plot_matrix"]
+__all__ = ["png", "figure_slider", "plot_depth_curves", "plot_phase_diagram", "plot_matrix"]
 
 
 def png(fig, dpi: int = 90) -> bytes:
@@ -77,23 +77,44 @@ def plot_depth_curves(table: pd.DataFrame, title: str = "", ax=None):
     return fig
 
 
-def plot_optimal_map(best: pd.DataFrame, x: str, y: str, value: str = "transfer_depth",
-                     title: str = "", ax=None):
-    """A heat map of the optimal ``value`` (e.g. transfer depth) over two knobs, annotated."""
-    grid = best.pivot(index=y, columns=x, values=value).sort_index(ascending=False)
+def plot_phase_diagram(cells: pd.DataFrame, knob: str, n_blocks: int, title: str = "", ax=None):
+    """The optimal protocol over ``knob`` x ``n_target`` from :func:`tlcore.claims.phase_cells`.
+
+    Colour: the validation-chosen transfer depth on a fixed 0..L scale (the same in every frame of
+    a slider). Text: the protocol and the bootstrap probability that it is optimal. Hatched: the
+    winner does not beat the runner-up by two standard errors (a tie). Outlined: a C2 cell (an
+    interior protocol beating scratch, (L, L) and (L, 0) by two standard errors each).
+    """
+    from matplotlib.colors import BoundaryNorm
+    from matplotlib.patches import Rectangle
+
+    grid = cells.pivot(index="n_target", columns=knob, values="best_transfer_depth").sort_index(ascending=False)
     if ax is None:
-        fig, ax = plt.subplots(figsize=(4.8, 3.4))
+        fig, ax = plt.subplots(figsize=(6.4, 4.2))
     else:
         fig = ax.figure
-    im = ax.imshow(grid.to_numpy(dtype=float), cmap="magma_r", aspect="auto")
-    ax.set_xticks(range(grid.shape[1]), [f"{v:g}" for v in grid.columns])
-    ax.set_yticks(range(grid.shape[0]), [f"{v:g}" for v in grid.index])
-    for (i, j), v in np.ndenumerate(grid.to_numpy()):
-        ax.text(j, i, f"{v:g}", ha="center", va="center", color="grey", fontsize=9)
-    ax.set_xlabel(x)
-    ax.set_ylabel(y)
-    ax.set_title(title)
-    fig.colorbar(im, ax=ax, label=value)
+    cmap = plt.get_cmap("viridis", n_blocks + 1)
+    norm = BoundaryNorm(np.arange(-0.5, n_blocks + 1), cmap.N)
+    im = ax.imshow(grid.to_numpy(dtype=float), cmap=cmap, norm=norm, aspect="auto")
+    rows, cols = list(grid.index), list(grid.columns)
+    for cell in cells.itertuples():
+        i, j = rows.index(cell.n_target), cols.index(getattr(cell, knob))
+        shade = cmap(norm(cell.best_transfer_depth))
+        ink = "black" if 0.299 * shade[0] + 0.587 * shade[1] + 0.114 * shade[2] > 0.5 else "white"
+        ax.text(j, i, f"({cell.best_transfer_depth},{cell.best_frozen_depth})\np={cell.p_optimal:.2f}",
+                ha="center", va="center", color=ink, fontsize=7.5)
+        if not cell.significant:
+            ax.add_patch(Rectangle((j - 0.5, i - 0.5), 1, 1, fill=False, hatch="///", edgecolor="0.85",
+                                   linewidth=0))
+        if getattr(cell, "c2", False):
+            ax.add_patch(Rectangle((j - 0.47, i - 0.47), 0.94, 0.94, fill=False, edgecolor="red", linewidth=2))
+    ax.set_xticks(range(len(cols)), [f"{v:g}" for v in cols])
+    ax.set_yticks(range(len(rows)), [str(v) for v in rows])
+    ax.set_xlabel(f"{knob} (0: the source's task)")
+    ax.set_ylabel("n_target")
+    ax.set_title(title, fontsize=10)
+    bar = fig.colorbar(im, ax=ax, ticks=range(n_blocks + 1))
+    bar.set_label("optimal transfer depth")
     return fig
 
 

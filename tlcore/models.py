@@ -21,6 +21,7 @@ from __future__ import annotations
 import inspect
 import io
 import math
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -49,7 +50,7 @@ def _generator(seed) -> torch.Generator:
 
 
 def _init_layer(layer: nn.Module, gen: torch.Generator) -> None:
-    """PyTorch's default ``reset_parameters`` of ``nn.Linear`` / ``nn.Conv1d``, drawn from ``gen``."""
+    """PyTorch's default ``reset_parameters`` of ``nn.Linear`` or ``nn.Conv1d``, from ``gen``."""
     weight, bias = layer.weight, layer.bias
     fan_in = weight[0].numel()  # in_features, or in_channels * kernel_size
     with torch.no_grad():
@@ -217,7 +218,8 @@ class CNN1d(BlockModel):
     @classmethod
     def _param_count(cls, c):
         w, k = c["width"], c["kernel_size"]
-        return (w * k + w) + (c["depth"] - 1) * (w * w * k + w) + (w * cls._length(c) + 1) * c["n_classes"]
+        return ((w * k + w) + (c["depth"] - 1) * (w * w * k + w)
+                + (w * cls._length(c) + 1) * c["n_classes"])
 
     @classmethod
     def _param_shapes(cls, c):
@@ -250,7 +252,8 @@ def build_model(kind: str, seed: int | None = None, **config) -> BlockModel:
     return MODELS[kind](**config, seed=seed)
 
 
-def build_like(model: BlockModel, n_classes: int | None = None, seed: int | None = None) -> BlockModel:
+def build_like(model: BlockModel, n_classes: int | None = None,
+               seed: int | None = None) -> BlockModel:
     """A fresh model with ``model``'s kind and configuration, initialised from ``seed``.
 
     ``n_classes`` replaces the readout size when given. Nothing is copied from ``model``.
@@ -309,12 +312,15 @@ def _check_state(fail, cls, config, state) -> None:
 def load_model(path: str | Path, max_parameters: int = MAX_LOAD_PARAMETERS) -> BlockModel:
     """Load a model saved by :func:`save_model`; anything else is rejected with a clear error.
 
-    The file is read with ``weights_only=True`` (no arbitrary objects are unpickled), then checked
-    field by field before any model is built: the header, ``kind``, ``config`` (keys, types and
-    ranges, and a parameter count, worked out from the config, of at most ``max_parameters``),
-    then the ``state_dict`` (names, shapes, dtypes, finite values). Each problem is a
-    ``ValueError`` of one line naming the file; a missing file is a ``FileNotFoundError``.
+    Checked before any model is built: the file is a torch zip archive whose entries unpack to at
+    most ``8 * max_parameters`` bytes plus 1 MiB; it is read with ``weights_only=True`` (no
+    arbitrary objects are unpickled); then field by field, the header, ``kind``, ``config`` (keys,
+    types and ranges, and a parameter count, worked out from the config, of at most
+    ``max_parameters``) and the ``state_dict`` (names, shapes, dtypes, finite values). Each
+    problem is a ``ValueError`` of one line naming the file; a missing file is a
+    ``FileNotFoundError``.
     """
+    max_parameters = check_int("max_parameters", max_parameters, low=1)
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"no model file at {str(path)!r}")
@@ -323,8 +329,22 @@ def load_model(path: str | Path, max_parameters: int = MAX_LOAD_PARAMETERS) -> B
     def fail(problem: str):
         raise ValueError(f"model file {where}: {problem}")
 
+    data = path.read_bytes()
+    # save_model writes torch's zip format. Its entries may be stored compressed, and torch
+    # allocates each one at its declared unpacked size, so a small file could ask for gigabytes:
+    # bound the unpacked total (by what ``max_parameters`` float64 values need, plus 1 MiB)
+    # before torch reads anything. Torch's older non-zip format is refused outright.
     try:
-        blob = torch.load(io.BytesIO(path.read_bytes()), map_location="cpu", weights_only=True)
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            unpacked = sum(info.file_size for info in archive.infolist())
+    except (zipfile.BadZipFile, OSError, ValueError, EOFError):
+        raise ValueError(f"{where} is not a tlcore model file (not a torch zip archive)") from None
+    limit = 8 * max_parameters + 2 ** 20
+    if unpacked > limit:
+        fail(f"the archive unpacks to {unpacked:,} bytes, more than the {limit:,} allowed "
+             f"for {max_parameters:,} parameters")
+    try:
+        blob = torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
     except Exception as exc:  # torch raises many types for a file that is not a checkpoint
         raise ValueError(f"{where} is not a tlcore model file ({type(exc).__name__})") from None
     if not isinstance(blob, dict) or blob.get("format") != FORMAT:

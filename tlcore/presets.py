@@ -10,7 +10,7 @@ from __future__ import annotations
 __all__ = ["sizes", "SIZES"]
 
 _SYNTHETIC = {
-    "quick": dict(width=32, depth=4, source_steps=1200, steps=300,
+    "quick": dict(width=32, depth=3, source_steps=800, steps=200,
                   n_source=4000, n_target_pool=3000, n_test=1000),
     "paper": dict(width=256, depth=6, source_steps=8000, steps=2000,
                   n_source=60000, n_target_pool=20000, n_test=10000),

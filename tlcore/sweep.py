@@ -150,7 +150,7 @@ def run(experiment: str, grid: dict, cache_dir, executor=None, progress: bool | 
     computing right now (its lock is held) is waited for instead of repeated. The rest run in this
     process or on ``executor`` (then ``cache_dir`` must be visible to the workers; a fork-based
     process pool is refused, see :func:`process_pool`). Returns the cells' tables concatenated in
-    grid order, each with a column per grid parameter; ``table.attrs["computed"]`` and
+    grid order, each with a column per scalar grid parameter; ``table.attrs["computed"]`` and
     ``["cached"]`` count the cells of each kind.
     """
     from tqdm import tqdm
@@ -214,8 +214,8 @@ def run(experiment: str, grid: dict, cache_dir, executor=None, progress: bool | 
     tables = []
     for cell, key in zip(cells, keys):
         table = results[key].copy()
-        for name, value in cell.items():
-            if name not in table.columns:
+        for name, value in cell.items():  # list-valued parameters (seeds) already have their rows
+            if name not in table.columns and not isinstance(value, (list, tuple)):
                 table[name] = [value] * len(table)
         tables.append(table)
     out = pd.concat(tables, ignore_index=True)

@@ -22,7 +22,7 @@ import torch.nn.functional as F
 from torch import nn
 from torch.func import functional_call, vmap
 
-from .models import BlockModel
+from .models import BlockModel, build_like
 from .validation import as_tensor, check_int, check_known, resolve_device
 
 __all__ = ["Ensemble", "BatchStream", "fit", "accuracy"]
@@ -78,9 +78,11 @@ class Ensemble:
         self.names = list(shapes)
         self.params = {n: torch.stack([p[n].detach() for p in named]).to(self.device)
                        for n in self.names}
-        # 1.0 where a member trains a tensor, 0.0 where it is frozen: shape (E, 1, ..., 1)
-        self.trainable = {
-            n: torch.tensor([float(p[n].requires_grad) for p in named],
+        # Each member's learning-rate factor per tensor, shape (E, 1, ..., 1): 0 where it is frozen
+        # (requires_grad False), else the model's ``lr_scale`` entry for it (1 unless a protocol set one).
+        factors = [getattr(m, "lr_scale", {}) for m in models]
+        self.lr_scale = {
+            n: torch.tensor([float(p[n].requires_grad) * f.get(n, 1.0) for p, f in zip(named, factors)],
                             device=self.device).view(-1, *[1] * len(shapes[n]))
             for n in self.names}
         self._forward = vmap(self._single_forward)
@@ -93,8 +95,13 @@ class Ensemble:
             return parts[0]
         out = copy.copy(parts[0])
         out.params = {n: torch.cat([p.params[n] for p in parts]) for n in out.names}
-        out.trainable = {n: torch.cat([p.trainable[n] for p in parts]) for n in out.names}
+        out.lr_scale = {n: torch.cat([p.lr_scale[n] for p in parts]) for n in out.names}
         return out
+
+    @property
+    def trainable(self) -> dict[str, torch.Tensor]:
+        """1.0 where a member trains a tensor, 0.0 where it is frozen, shape (E, 1, ..., 1)."""
+        return {n: (s > 0).to(s.dtype) for n, s in self.lr_scale.items()}
 
     def __len__(self) -> int:
         return int(next(iter(self.params.values())).shape[0])
@@ -114,20 +121,24 @@ class Ensemble:
                           for i in range(0, len(x), chunk)], dim=1)
 
     def accuracy(self, x: torch.Tensor, y: torch.Tensor, chunk: int = 4096) -> np.ndarray:
-        """Fraction of correct predictions of every member on shared data, shape ``(E,)``."""
+        """Fraction of correct predictions of every member on shared data, shape ``(E,)`` (NaN if no data)."""
+        if len(x) == 0:
+            return np.full(len(self), np.nan)
         y = y.to(self.device)
         return (self.predict(x, chunk) == y).float().mean(dim=1).cpu().numpy()
 
     def to_models(self) -> list[BlockModel]:
-        """Back to independent CPU modules, frozen flags preserved."""
+        """Back to independent CPU modules, frozen flags and learning-rate factors preserved."""
         out = []
         for e in range(len(self)):
-            model = type(self.template)(**self.config)
+            model = build_like(self.template, seed=0)
             with torch.no_grad():
-                for n in self.names:
-                    p = model.get_parameter(n)
+                for n, p in model.named_parameters():
                     p.copy_(self.params[n][e].cpu())
-                    p.requires_grad_(bool(self.trainable[n].view(-1)[e]))
+                    scale = float(self.lr_scale[n].view(-1)[e])
+                    p.requires_grad_(scale > 0)
+                    if scale not in (0.0, 1.0):
+                        model.lr_scale = {**getattr(model, "lr_scale", {}), n: scale}
             out.append(model)
         return out
 
@@ -204,11 +215,17 @@ def _fit_group(models, x, y, subsets, seeds, steps, batch_size, lr, weight_decay
     for e, st in enumerate(streams):
         weights[e, : st.batch] = 1.0 / st.batch
 
-    names = [k for k in ens.names if bool(ens.trainable[k].any())]
+    scale = ens.lr_scale
+    names = [k for k in ens.names if bool((scale[k] > 0).any())]
     params = [ens.params[k].requires_grad_(True) for k in names]
     # A mask multiplies the gradient only where some member freezes that tensor. A frozen member's
     # gradient is then 0 from the first step, so its Adam moments stay 0 and its update is exactly 0.
-    masks = [None if bool(ens.trainable[k].all()) else ens.trainable[k] for k in names]
+    masks = [None if bool((scale[k] > 0).all()) else (scale[k] > 0).to(scale[k].dtype) for k in names]
+    # A learning-rate factor s scales Adam's update of that member's tensor (as a parameter group
+    # with lr * s would): p <- p_old + s (p_adam - p_old). Only tensors where some s is not 0 or 1.
+    factors = [None if bool(((scale[k] == 0) | (scale[k] == 1)).all())
+               else torch.where(scale[k] == 0, torch.ones_like(scale[k]), scale[k]) for k in names]
+    scaled = [i for i, f in enumerate(factors) if f is not None]
     optimiser = _adam(params, lr)
     if engine is None:
         engine = "linear_relu" if _linear_relu_layers(ens.template) else "autograd"
@@ -229,7 +246,11 @@ def _fit_group(models, x, y, subsets, seeds, steps, batch_size, lr, weight_decay
                         g = g.add_(p, alpha=weight_decay)  # L2 in the gradient, as torch.optim.Adam
                     g = g.contiguous()  # vmap can return transposed strides; the fused kernel wants dense
                     p.grad = g if m is None else g.mul_(m)
+                before = [params[i].detach().clone() for i in scaled]
             optimiser.step()
+            with torch.no_grad():
+                for i, old in zip(scaled, before):
+                    params[i].sub_(old).mul_(factors[i]).add_(old)
         done += block
     for p in params:
         p.grad = None

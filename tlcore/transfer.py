@@ -105,14 +105,18 @@ def family_of(name: str, n_blocks: int) -> list[Protocol]:
 
 
 def initialise_target(source_model: BlockModel, protocol: Protocol | tuple, n_classes: int,
-                      seed: int) -> BlockModel:
+                      seed: int, transferred_lr_scale: float = 1.0) -> BlockModel:
     """The target network a protocol starts from: source blocks copied and frozen as it says.
 
     The new model has the source's architecture with a readout for ``n_classes``, freshly
     initialised from ``seed``; its first ``transfer_depth`` blocks are copies of the source's and
     the first ``frozen_depth`` of them have ``requires_grad = False`` (the training engine reads
-    this flag). The source model is not modified.
+    this flag). Transferred blocks that train are listed in ``model.lr_scale`` (parameter name ->
+    ``transferred_lr_scale``): the engine multiplies their learning rate by it (fine-tuning gently, as is common in
+    practice, without touching the re-initialised blocks). The source model is not modified.
     """
+    if not transferred_lr_scale > 0:
+        raise ValueError(f"transferred_lr_scale={transferred_lr_scale!r} must be positive")
     if not isinstance(protocol, Protocol):
         protocol = Protocol(*protocol)
     protocol.check(source_model.n_blocks)
@@ -121,4 +125,8 @@ def initialise_target(source_model: BlockModel, protocol: Protocol | tuple, n_cl
         model.blocks[i].load_state_dict(copy.deepcopy(source_model.blocks[i].state_dict()))
     for i in range(protocol.frozen_depth):
         model.blocks[i].requires_grad_(False)
+    if transferred_lr_scale != 1.0:
+        model.lr_scale = {f"blocks.{i}.{name}": float(transferred_lr_scale)
+                          for i in range(protocol.frozen_depth, protocol.transfer_depth)
+                          for name, _ in model.blocks[i].named_parameters()}
     return model
