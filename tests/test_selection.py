@@ -173,3 +173,44 @@ def test_source_selection_table():
         source_selection("teacher", "alpha", [0.0, 1.0], [10], baselines=("gbc",))
     with pytest.raises(ValueError, match="n_target=99999"):
         source_selection("teacher", "alpha", [0.0, 1.0], [99999])
+
+
+_SCORES = """
+import json, sys
+import numpy as np
+from tlcore.transferability import BASELINES
+rng = np.random.default_rng(7)
+y = rng.integers(0, 4, 30)
+out = {}
+for s in range(3):  # three sources: rank-deficient features (30 examples, 32 ReLU features)
+    f = np.maximum(rng.normal(size=(30, 32)) + (3 - s) * np.eye(4, 32)[y], 0)
+    logits = f[:, :6] + rng.normal(size=(30, 6))
+    probs = np.exp(logits) / np.exp(logits).sum(1, keepdims=True)
+    out[s] = {name: score(probs, f, y) for name, score in BASELINES.items()}
+print(json.dumps(out))
+"""
+
+
+def test_baseline_rankings_do_not_depend_on_the_blas_kernel():
+    """The same rank-deficient features scored under two OpenBLAS kernels rank the sources alike."""
+    import json
+    import os
+    import subprocess
+    import sys
+
+    runs = []
+    for coretype in ("Haswell", None):
+        env = {k: v for k, v in os.environ.items() if k not in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")}
+        if coretype:
+            env["OPENBLAS_CORETYPE"] = coretype
+        out = subprocess.run([sys.executable, "-c", _SCORES], env=env, capture_output=True, text=True, check=True)
+        runs.append(json.loads(out.stdout))
+    for name in runs[0]["0"]:
+        order = [sorted(r, key=lambda s: r[s][name]) for r in runs]
+        assert order[0] == order[1], name
+        # the ranking is decided by the data, not by rounding: the scores really differ (a pseudo-inverse
+        # H-score gives C - 1 = 3 to 14 digits for every source here, ranked by rounding noise)
+        scores = sorted(runs[0][s][name] for s in runs[0])
+        assert min(b - a for a, b in zip(scores, scores[1:])) > 1e-6 * max(1.0, abs(scores[-1])), (name, scores)
+        for s in runs[0]:
+            assert runs[0][s][name] == pytest.approx(runs[1][s][name], rel=1e-6, abs=1e-9), (name, s)

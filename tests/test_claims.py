@@ -1,0 +1,85 @@
+"""The paper's claims, checked on the quick-mode tables the book computes (shared through the sweep cache).
+
+These are claims, not floating-point paths: each holds with a margin of several standard errors over
+10 seeds, so it holds on any CPU, and fails when the science breaks (a wrong protocol, a broken
+transfer, a validation set leaking into the test set).
+"""
+import numpy as np
+import pandas as pd
+import pytest
+
+from tlcore import claims
+from tlcore.stats import optimality_probability
+
+
+@pytest.fixture(scope="module")
+def maps():
+    tables = {knob: claims.phase_sweep(knob, quick=True, seeds=10) for knob in ("teacher_mix", "feature_mix")}
+    return tables, {knob: claims.phase_cells(t, knob) for knob, t in tables.items()}
+
+
+def _cell(cells, knob, value, n_target):
+    c = cells[knob]
+    return c[(c[knob] == value) & (c.n_target == n_target)].iloc[0]
+
+
+def test_the_maps_are_complete_and_honest(maps):
+    tables, cells = maps
+    for knob, t in tables.items():
+        assert len(cells[knob]) == len(claims.PHASE_VALUES) * len(claims.PHASE_N_TARGETS)
+        assert t.groupby([knob, "n_target", "transfer_depth", "frozen_depth"]).seed.nunique().eq(10).all()
+        # validation and test are different data: the two accuracies of a network are not identical
+        assert (t.val_acc != t.test_acc).mean() > 0.9
+
+
+def test_an_identical_task_makes_transfer_win_with_few_examples(maps):
+    _, cells = maps
+    for knob in cells:
+        c = _cell(cells, knob, 0.0, 10)
+        assert c.best_transfer_depth == c.standard_depth  # deep transfer from the very same task
+        assert c.scratch_significant and c.scratch_margin > 0.1, c
+
+
+def test_the_standard_recipe_is_never_optimal_for_an_unrelated_labelling_rule(maps):
+    tables, cells = maps
+    t = tables["teacher_mix"]
+    L = int(t.transfer_depth.max())
+    p = optimality_probability(t[t.teacher_mix == 1.0], by=["n_target"], n_boot=500)
+    standard = p[(p.transfer_depth == L) & (p.frozen_depth == L)]
+    assert (standard.p_optimal < 0.1).all(), standard
+    far = cells["teacher_mix"][cells["teacher_mix"].teacher_mix == 1.0]
+    assert (far.standard_significant & (far.standard_margin > 0.1)).all()
+
+
+def test_c1_the_optimal_depth_falls_as_the_labelling_rule_moves_away(maps):
+    tables, _ = maps
+    c1 = claims.verdict_c1({"teacher_mix": tables["teacher_mix"]}, n_boot=200)
+    low, high = c1.numbers["teacher_mix"]["rho_knob_ci"]
+    assert high < -0.2, c1.evidence
+    assert c1.verdict in ("reproduced", "partly")
+
+
+def test_c2_first_layers_beat_the_standard_recipe_at_intermediate_similarity(maps):
+    """With the labelling rule half-way rotated, fine-tuning only the first block beats (L, L) clearly
+    and does not lose to scratch: the regime where the paper's C2 lives."""
+    tables, _ = maps
+    t = tables["teacher_mix"]
+    L = int(t.transfer_depth.max())
+    from tlcore.stats import paired_difference
+
+    cell = t[(t.teacher_mix == 0.4) & (t.n_target == 40)]
+    over_standard = paired_difference(cell, (1, 0), (L, L)).iloc[0]
+    over_scratch = paired_difference(cell, (1, 0), (0, 0)).iloc[0]
+    assert over_standard.significant and over_standard.mean_diff > 0.05
+    assert over_scratch.mean_diff > -2 * over_scratch.diff_sem
+
+
+def test_verdicts_follow_their_definitions():
+    """Hand-made cells: the C2 rule counts only interior winners that beat all three alternatives."""
+    base = dict(best_transfer_depth=1, best_frozen_depth=0, scratch_margin=0.05, scratch_sem=0.01,
+                standard_margin=0.05, standard_sem=0.01, fine_tune_margin=0.05, fine_tune_sem=0.01, c2=True)
+    cells = pd.DataFrame([{"k": v, "n_target": 10, **base, "c2": v < 0.5} for v in np.linspace(0, 1, 12)])
+    v = claims.verdict_c2({"k": cells})
+    assert v.verdict == "reproduced" and v.numbers["k"]["c2_cells"] == 6
+    assert claims.verdict_c2({"k": cells.assign(c2=False)}).verdict == "not reproduced"
+    assert claims.verdict_c2({"k": cells.assign(c2=[True] + [False] * 11)}).verdict == "partly"  # 1 of 12 < 1/6
