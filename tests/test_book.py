@@ -1,6 +1,4 @@
-"""The book: chapter parameters, papermill re-execution, and the built site in a headless browser."""
-import os
-import shutil
+"""The book: chapter parameters, papermill re-execution, reference notebooks (the built site: test_site.py)."""
 import subprocess
 import sys
 from pathlib import Path
@@ -57,56 +55,6 @@ def test_bad_runs_are_one_line_errors_and_keep_earlier_results(tmp_path, monkeyp
         assert last.startswith("error: ") and message in last and "Traceback" not in cli.stderr, cli.stderr
         assert good.read_text() == "an earlier good result"
         assert not list(tmp_path.glob(".tasks-*"))  # no temporary file left behind
-
-
-def _chromium():
-    return shutil.which("chromium") or shutil.which("chromium-browser")
-
-
-@pytest.fixture(scope="module")
-def site(tmp_path_factory):
-    out = tmp_path_factory.mktemp("site")
-    subprocess.run(["jupyter-book", "build", str(ROOT), "--path-output", str(out), "--warningiserror",
-                    "--keep-going"], check=True, capture_output=True)
-    return out / "_build" / "html"
-
-
-@pytest.mark.skipif(not _chromium() and not os.environ.get("CI"), reason="Debian's chromium is not installed")
-def test_site_pages_figures_and_sliders_offline(site):
-    from playwright.sync_api import sync_playwright
-
-    pages = {name: site / "book" / f"{path.stem}.html" for name, path in chapters().items()}
-    assert (site / "book" / "intro.html").exists() or (site / "index.html").exists()
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=_chromium(), args=[
-            "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-            "--disable-sync", "--no-first-run"])
-        page = browser.new_context(offline=True).new_page()
-        for name, html in pages.items():
-            assert html.exists(), f"no page for chapter {name}"
-            page.goto(html.as_uri())
-            page.wait_for_timeout(1500)
-            text = page.content()
-            assert "Traceback (most recent call last)" not in text and not page.locator(".output.error").count(), name
-            figures = page.locator("img").count() + page.locator(".widget-image").count()
-            assert figures >= 1, f"chapter {name} shows no figure"
-            views = page.locator('script[type="application/vnd.jupyter.widget-view+json"]').count()
-            assert page.locator(".widget-slider").count() == views, f"{name}: widgets rendered twice or not at all"
-        page.goto(pages["transfer-depth"].as_uri())
-        page.wait_for_selector(".widget-image", timeout=20000)
-
-        def shown():
-            return page.evaluate("""() => Array.from(document.querySelectorAll('.widget-image'))
-                .filter(e => e.offsetParent !== null).map(e => e.src)""")
-
-        before = shown()
-        assert before, "the slider's figures did not render without a kernel"
-        page.locator(".widget-slider .noUi-handle").first.focus()
-        page.keyboard.press("ArrowRight")
-        page.wait_for_timeout(500)
-        after = shown()
-        assert after and after[0] != before[0], "moving the slider did not change the figure"
-        browser.close()
 
 
 def test_reference_notebooks_match_the_chapters():

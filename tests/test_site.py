@@ -1,0 +1,232 @@
+"""The built site works offline: no remote asset, every figure and equation renders, sliders switch.
+
+The book is built once per run into a temporary folder (its chapters execute: minutes). Pages are
+opened from file:// in Debian's chromium (playwright's own browser download does not work here),
+in an offline context where every request that is not file:, data: or blob: is also aborted and
+recorded, so a page that would need the network fails with the list of what it asked for.
+"""
+import os
+import re
+import shutil
+import subprocess
+import sys
+from html.parser import HTMLParser
+from pathlib import Path
+
+import pytest
+
+from tlcore.book import chapters
+
+ROOT = Path(__file__).resolve().parents[1]
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run"]
+LOCAL_SCHEMES = ("file:", "data:", "blob:", "about:")
+# Outside CI a machine without chromium skips the browser tests; in CI (CI set) they must run.
+needs_chromium = pytest.mark.skipif(not CHROMIUM and not os.environ.get("CI"),
+                                    reason="Debian's chromium is not installed (make test installs it as root)")
+# A code cell that calls one of these is expected to show a figure (an image or a widget image).
+FIGURE_CALL = re.compile(r"^(?!\s*(?:def|class|import|from)\b).*?"
+                         r"\b(?:figure_slider|plot_\w+|plt\.(?:show|subplots|figure|plot|imshow|bar|hist|scatter))\(",
+                         re.M)
+
+
+def has_equation(markdown: Path) -> bool:
+    """True when a chapter's source holds display math (``$$``) or a ``{math}`` role/directive."""
+    text = markdown.read_text()
+    return "$$" in text or "{math}" in text
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory):
+    """The book built with warnings as errors; PYTHONPATH makes its kernels import this checkout.
+
+    TLCORE_TEST_SITE=path/to/_build/html tests an already built site instead (quick iterations).
+    """
+    if os.environ.get("TLCORE_TEST_SITE"):
+        return Path(os.environ["TLCORE_TEST_SITE"])
+    out = tmp_path_factory.mktemp("site")
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])))
+    build = subprocess.run([sys.executable, "-c", "from jupyter_book.cli.main import main; main()",
+                            "build", str(ROOT), "--path-output", str(out), "--warningiserror", "--keep-going"],
+                           capture_output=True, text=True, env=env)
+    if build.returncode:
+        pytest.fail(f"jupyter-book build failed:\n{(build.stdout + build.stderr)[-4000:]}")
+    return out / "_build" / "html"
+
+
+class _RemoteReferences(HTMLParser):
+    """Collects what a page would fetch from the internet: remote src/href of loading tags, and
+    inline scripts that hold an http(s) URL (thebe kept its CDN URL in one)."""
+
+    LOADING = {"script": "src", "link": "href", "img": "src", "iframe": "src", "source": "src",
+               "embed": "src", "audio": "src", "video": "src", "object": "data"}
+
+    def __init__(self):
+        super().__init__()
+        self.found, self._inline_script = [], False
+
+    def handle_starttag(self, tag, attrs):
+        attrs = dict(attrs)
+        url = attrs.get(self.LOADING.get(tag, ""), "") or ""
+        if re.match(r"(https?:)?//", url) and not (tag == "link" and attrs.get("rel") in ("canonical", "alternate")):
+            self.found.append(f"<{tag}> {url}")
+        self._inline_script = tag == "script" and not url and attrs.get("type", "text/javascript") in (
+            "text/javascript", "module")
+
+    def handle_data(self, data):
+        if self._inline_script and re.search(r"https?://", data):
+            self.found.append(f"inline <script> {data.strip()[:120]}")
+
+    def handle_endtag(self, tag):
+        self._inline_script = False
+
+
+def test_built_pages_load_nothing_from_the_internet(site):
+    """Static check, no browser needed: scripts, stylesheets, images and fonts are all local."""
+    found = []
+    for html in sorted(site.rglob("*.html")):
+        parser = _RemoteReferences()
+        parser.feed(html.read_text(errors="replace"))
+        found += [f"{html.relative_to(site)}: {ref}" for ref in parser.found]
+    for css in sorted((site / "_static").rglob("*.css")):
+        text = re.sub(r"/\*.*?\*/", "", css.read_text(errors="replace"), flags=re.S)
+        found += [f"{css.relative_to(site)}: {m}" for m in
+                  re.findall(r"(?:@import\s+|url\()\s*['\"]?(?:https?:)?//[^'\")\s]+", text)]
+    assert not found, "built pages reference remote assets:\n" + "\n".join(found)
+
+
+@pytest.fixture(scope="module")
+def browser():
+    if not CHROMIUM:
+        pytest.fail("chromium is not installed and CI is set: install Debian's chromium (make browser)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+class Visit:
+    """One page opened offline, with what it tried to fetch remotely, failed to load, or threw."""
+
+    def __init__(self, browser, html: Path):
+        self.remote, self.failed, self.errors = [], [], []
+        self.context = browser.new_context(offline=True)
+        self.context.route("**/*", self._route)
+        self.page = self.context.new_page()
+        self.page.on("requestfailed", lambda r: self.failed.append(f"{r.url} ({r.failure})"))
+        self.page.on("pageerror", lambda e: self.errors.append(str(e)))
+        assert html.exists(), f"no page {html}"
+        self.page.goto(html.as_uri())
+        self._settle()
+
+    def _route(self, route):
+        url = route.request.url
+        if url.startswith(LOCAL_SCHEMES):
+            route.continue_()
+        else:
+            self.remote.append(url)
+            route.abort()
+
+    def _settle(self):
+        """Wait for the widgets, the images and MathJax's first typesetting to finish."""
+        views = self.page.locator('script[type="application/vnd.jupyter.widget-view+json"]').count()
+        if views:
+            self.page.wait_for_function("n => document.querySelectorAll('.jupyter-widgets').length >= n",
+                                        arg=views, timeout=20000)
+        self.page.wait_for_function("() => Array.from(document.images).every(i => i.complete)", timeout=20000)
+        mathjax = self.page.evaluate("() => window.MathJax && MathJax.startup && MathJax.startup.promise"
+                                     " ? MathJax.startup.promise.then(() => '', e => String(e)) : ''")
+        if mathjax:
+            self.errors.append(f"MathJax: {mathjax}")
+        self.page.wait_for_timeout(500)
+
+    def offline_problems(self):
+        failed = [f for f in self.failed if f.split(" ")[0] not in self.remote]  # not the aborted ones again
+        return [f"remote request (aborted): {u}" for u in self.remote] + \
+               [f"failed to load: {f}" for f in failed] + [f"script error: {e}" for e in self.errors]
+
+    def close(self):
+        self.context.close()
+
+
+def _chapter_pages(site):
+    return {name: site / "book" / f"{path.stem}.html" for name, path in chapters().items()}
+
+
+@needs_chromium
+def test_front_page_works_offline(site, browser):
+    front = site / "book" / "intro.html" if (site / "book" / "intro.html").exists() else site / "index.html"
+    visit = Visit(browser, front)
+    assert not visit.offline_problems(), "\n".join(visit.offline_problems())
+    visit.close()
+
+
+@needs_chromium
+@pytest.mark.parametrize("name", sorted(chapters()))
+def test_chapter_page(site, browser, name):
+    """Offline, no error output, every figure cell shows a loaded image, every equation typeset."""
+    visit = Visit(browser, _chapter_pages(site)[name])
+    page = visit.page
+    problems = visit.offline_problems()
+    if "Traceback (most recent call last)" in page.content() or page.locator(".output.error, .output.traceback").count():
+        problems.append("the page shows an error output")
+    cells = page.evaluate("""() => Array.from(document.querySelectorAll('div.cell')).map(c => ({
+        code: (c.querySelector('.cell_input') || {innerText: ''}).innerText,
+        images: c.querySelectorAll('.cell_output img').length}))""")
+    shown = sum(c["images"] > 0 for c in cells)
+    if not shown:
+        problems.append("no cell output shows an image")
+    problems += [f"figure cell shows no image: {c['code'].strip().splitlines()[0][:100]!r}"
+                 for c in cells if FIGURE_CALL.search(c["code"]) and not c["images"]]
+    broken = page.evaluate("""() => Array.from(document.querySelectorAll('.cell_output img'))
+        .filter(i => !(i.complete && i.naturalWidth > 0)).map(i => i.src.slice(0, 80))""")
+    problems += [f"image did not load: {src}" for src in broken]
+    views = page.locator('script[type="application/vnd.jupyter.widget-view+json"]').count()
+    if page.locator(".widget-slider").count() != views:
+        problems.append(f"{views} widget views but {page.locator('.widget-slider').count()} sliders: "
+                        "widgets rendered twice or not at all")
+    math = page.locator(".math").count()
+    if math or has_equation(chapters()[name]):
+        typeset = page.locator(".math mjx-container").count()
+        if not math:
+            problems.append("the source has equations but the page has no .math element")
+        elif typeset < math:
+            problems.append(f"MathJax typeset {typeset} of {math} equations")
+        if page.locator("mjx-merror").count():
+            problems.append(f"MathJax reports {page.locator('mjx-merror').count()} TeX error(s)")
+    visit.close()
+    assert not problems, f"chapter {name}:\n" + "\n".join(problems)
+
+
+@needs_chromium
+@pytest.mark.xfail(not has_equation(ROOT / "book" / "tasks.md"), strict=False,
+                   reason="book/tasks.md has no equation yet; a hard check once it holds $$ or {math}")
+def test_tasks_chapter_shows_equations(site, browser):
+    visit = Visit(browser, site / "book" / "tasks.html")
+    rendered = visit.page.locator("mjx-container").count()
+    errors = visit.page.locator("mjx-merror").count()
+    visit.close()
+    assert rendered >= 1 and not errors, f"tasks page: {rendered} rendered equations, {errors} TeX errors"
+
+
+@needs_chromium
+def test_slider_switches_figures_without_a_kernel(site, browser):
+    visit = Visit(browser, _chapter_pages(site)["transfer-depth"])
+    page = visit.page
+    page.wait_for_selector(".widget-image", timeout=20000)
+
+    def shown():
+        return page.evaluate("""() => Array.from(document.querySelectorAll('.widget-image'))
+            .filter(e => e.offsetParent !== null).map(e => e.src)""")
+
+    before = shown()
+    assert before, "the slider's figures did not render without a kernel"
+    page.locator(".widget-slider .noUi-handle").first.focus()
+    page.keyboard.press("ArrowRight")
+    page.wait_for_timeout(500)
+    after = shown()
+    visit.close()
+    assert after and after[0] != before[0], "moving the slider did not change the figure"
