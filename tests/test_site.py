@@ -153,7 +153,7 @@ class Visit:
 
 
 def _chapter_pages(site):
-    return {name: site / "book" / f"{path.stem}.html" for name, path in chapters().items()}
+    return {name: site / "book" / f"{path.stem}.html" for name, path in chapters(ROOT).items()}
 
 
 @needs_chromium
@@ -165,7 +165,7 @@ def test_front_page_works_offline(site, browser):
 
 
 @needs_chromium
-@pytest.mark.parametrize("name", sorted(chapters()))
+@pytest.mark.parametrize("name", sorted(chapters(ROOT)))
 def test_chapter_page(site, browser, name):
     """Offline, no error output, every figure cell shows a loaded image, every equation typeset."""
     visit = Visit(browser, _chapter_pages(site)[name])
@@ -189,7 +189,7 @@ def test_chapter_page(site, browser, name):
         problems.append(f"{views} widget views but {page.locator('.widget-slider').count()} sliders: "
                         "widgets rendered twice or not at all")
     math = page.locator(".math").count()
-    if math or has_equation(chapters()[name]):
+    if math or has_equation(chapters(ROOT)[name]):
         typeset = page.locator(".math mjx-container").count()
         if not math:
             problems.append("the source has equations but the page has no .math element")

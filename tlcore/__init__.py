@@ -11,13 +11,13 @@ Modules, in the order data flows through them (a module imports only modules bef
 - ``analysis`` (reductions of tidy tables), ``cache`` -> ``sweep`` (grids of cells),
   ``figures``, ``advisor``, ``book``: what users and chapters call.
 """
+from ._version import __version__
 from . import (advisor, analysis, cache, cka, experiments, models, neighbours, seeds, selection, similarity,
-               stats, sweep, tasks, train, transfer, transferability, validation)
+               stats, sweep, tasks, train, transfer, transferability, validation)  # noqa: E402
 from .models import CNN1d, MLP, load_model, save_model
 from .tasks import Task, TaskPair, make_pair
 from .transfer import Protocol
 
-__version__ = "0.2.0"
 __all__ = ["CNN1d", "MLP", "Protocol", "Task", "TaskPair", "load_model", "make_pair", "save_model",
            "advisor", "analysis", "cache", "cka", "experiments", "models", "neighbours", "seeds", "selection",
            "similarity", "stats", "sweep", "tasks", "train", "transfer", "transferability", "validation",

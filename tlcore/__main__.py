@@ -164,10 +164,15 @@ def _advise(args) -> int:
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m tlcore", description="tlcore command line")
     sub = parser.add_subparsers(dest="command", required=True)
-    adv = sub.add_parser("advise", help="which source, how deep, frozen or fine-tuned?")
+    # options that every command reading user data takes
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--label-column", default=None, help="the CSV's label column (default: 'label')")
+    common.add_argument("--device", default="auto", help="auto (CUDA when present), cpu or cuda[:N]")
+    common.add_argument("--no-standardise", dest="standardise", action="store_false",
+                        help="keep the features as they are (default: mean 0, variance 1 per feature)")
+    adv = sub.add_parser("advise", parents=[common], help="which source, how deep, frozen or fine-tuned?")
     adv.add_argument("--target", required=True, help=".npz (x, y[, x_test, y_test]) or .csv")
     adv.add_argument("--source", required=True, action="append", help="a model saved by tlcore (repeatable)")
-    adv.add_argument("--label-column", default=None, help="the CSV's label column (default: 'label')")
     adv.add_argument("--json", help="also write the advice as JSON to this file (checked before training)")
     adv.add_argument("--budget", type=int, default=None, help="at most this many networks trained")
     adv.add_argument("--budget-seconds", type=float, default=None,
@@ -175,20 +180,13 @@ def main(argv=None) -> int:
     adv.add_argument("--top-sources", type=int, default=2, help="how many of the best-ranked sources to search")
     adv.add_argument("--seeds", type=int, default=3, help="networks per protocol (the spread of the estimate)")
     adv.add_argument("--steps", type=int, default=300, help="training steps of each target network")
-    adv.add_argument("--device", default="auto", help="auto (CUDA when present), cpu or cuda[:N]")
-    adv.add_argument("--no-standardise", dest="standardise", action="store_false",
-                     help="keep the features as they are (default: mean 0, variance 1 per feature)")
-    src = sub.add_parser("train-source", help="train and save a source network on your own data")
+    src = sub.add_parser("train-source", parents=[common], help="train and save a source network on your own data")
     src.add_argument("--data", required=True, help=".npz (x, y[, x_test, y_test]) or .csv with a label column")
     src.add_argument("--out", required=True, help="the model file to write (.pt)")
-    src.add_argument("--label-column", default=None, help="the CSV's label column (default: 'label')")
     src.add_argument("--width", type=int, default=64, help="units per block")
     src.add_argument("--depth", type=int, default=4, help="number of blocks")
     src.add_argument("--steps", type=int, default=3000, help="training steps (Adam, batch 128)")
     src.add_argument("--seed", type=int, default=0, help="initialisation and data-order seed")
-    src.add_argument("--device", default="auto", help="auto (CUDA when present), cpu or cuda[:N]")
-    src.add_argument("--no-standardise", dest="standardise", action="store_false",
-                     help="keep the features as they are (default: mean 0, variance 1 per feature)")
     cache = sub.add_parser("cache", help="list, verify or prune a sweep cache")
     cache.add_argument("args", nargs=argparse.REMAINDER, help="list DIR | verify DIR | prune DIR [--older-than DAYS]")
     args = parser.parse_args(argv)

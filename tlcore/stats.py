@@ -143,6 +143,15 @@ def _complete(w: pd.DataFrame, key: Mapping, where: str) -> np.ndarray:
     return w.to_numpy(dtype=float)
 
 
+def _complete_groups(df: pd.DataFrame, by: list[str], score: str, candidates, where: str):
+    """Per group of a validated table: the key, the seeds x protocols table of ``score`` and its
+    complete array (every protocol has every seed)."""
+    df = _candidate_rows(df, candidates, where)
+    for key, g in _groups(df, by):
+        w = _wide(g, score)
+        yield key, w, _complete(w, key, where)
+
+
 def _candidate_rows(df: pd.DataFrame, candidates: Candidates, where: str) -> pd.DataFrame:
     """Rows of the protocols allowed by ``candidates``: ``None`` (all), a predicate ``(t, f) -> bool``,
     or a list of ``(t, f)`` pairs (each must occur somewhere in the table)."""
@@ -263,11 +272,8 @@ def cross_fitted_choice(table: pd.DataFrame, by: Sequence[str] = (), folds: int 
     if not isinstance(folds, (int, np.integer)) or folds < 2:
         raise ValueError(f"{where}: folds must be an integer >= 2, got {folds!r}")
     df, by = _validated(table, by, [score], where)
-    df = _candidate_rows(df, candidates, where)
     rows = []
-    for key, g in _groups(df, by):
-        w = _wide(g, score)
-        m = _complete(w, key, where)
+    for key, w, m in _complete_groups(df, by, score, candidates, where):
         n = len(m)
         if n < folds:
             raise ValueError(f"{where}: {n} seed(s) in {_describe(key)}, fewer than folds={folds}")
@@ -303,11 +309,8 @@ def optimality_probability(table: pd.DataFrame, by: Sequence[str] = (), score: s
     if not isinstance(n_boot, (int, np.integer)) or n_boot < 1:
         raise ValueError(f"{where}: n_boot must be a positive integer, got {n_boot!r}")
     df, by = _validated(table, by, [score], where)
-    df = _candidate_rows(df, candidates, where)
     rows = []
-    for key, g in _groups(df, by):
-        w = _wide(g, score)
-        m = _complete(w, key, where)
+    for key, w, m in _complete_groups(df, by, score, candidates, where):
         n, n_prot = m.shape
         rng = np.random.default_rng(seed)
         wins = np.zeros(n_prot, dtype=np.int64)

@@ -22,6 +22,7 @@ from pathlib import Path
 import pandas as pd
 import torch
 
+from ._version import __version__
 from .cache import ResultsCache, config_key
 from .experiments import EXPERIMENTS, training_defaults
 from .validation import check_known, resolve_device
@@ -66,8 +67,6 @@ def _fingerprint() -> str:
 def cell_config(experiment: str, params: dict) -> dict:
     """The full configuration of a cell, defaults included: what its cache key is made of."""
     import inspect
-
-    from . import __version__
 
     bound = inspect.signature(EXPERIMENTS[experiment]).bind(**params)
     bound.apply_defaults()
