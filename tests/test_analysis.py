@@ -4,7 +4,7 @@ import pandas as pd
 import pytest
 import torch
 
-from tlcore.analysis import best_by_recipe, gains, optimal_protocols, selection_summary, summarise
+from tlcore.analysis import selection_summary, summarise
 from tlcore.experiments import linear_probe_accuracy
 from tlcore.models import MLP
 from tlcore.tasks import Task, digits_pair, measured_similarity, teacher_pair
@@ -25,27 +25,6 @@ def test_summarise_means_and_errors(table):
     s = summarise(table)
     row = s[(s.n_target == 10) & (s.transfer_depth == 2) & (s.frozen_depth == 2)].iloc[0]
     assert row["mean"] == pytest.approx(0.60) and row["sem"] == pytest.approx(0.01) and row.n_seeds == 2
-
-
-def test_optimal_protocols_and_gains(table):
-    best = optimal_protocols(table).set_index("n_target")
-    assert tuple(best.loc[10, ["transfer_depth", "frozen_depth"]]) == (2, 2)
-    assert tuple(best.loc[100, ["transfer_depth", "frozen_depth"]]) == (1, 0)
-    tuned = optimal_protocols(table, frozen=False).set_index("n_target")
-    assert tuple(tuned.loc[10, ["transfer_depth", "frozen_depth"]]) == (1, 0)
-    g = gains(table).set_index("n_target")
-    assert g.loc[10, "gain_over_scratch"] == pytest.approx(0.20)
-    assert g.loc[100, "gain_over_standard"] == pytest.approx(0.25)  # (1, 0) 0.75 against (2, 2) 0.50
-    assert g.index.dtype == np.int64
-    assert g.loc[10, "best_transfer_depth"] == 2 and g.loc[10, "best_frozen_depth"] == 2
-    assert g.best_transfer_depth.dtype.kind == "i" and "best_protocol" not in g.columns
-
-
-def test_best_by_recipe(table):
-    b = best_by_recipe(table).set_index(["n_target", "recipe"])
-    assert tuple(b.loc[(10, "defrosted (L, f)"), ["transfer_depth", "frozen_depth"]]) == (2, 2)
-    assert tuple(b.loc[(100, "defrosted (L, f)"), ["transfer_depth", "frozen_depth"]]) == (2, 0)
-    assert tuple(b.loc[(100, "frozen (l, l)"), ["transfer_depth", "frozen_depth"]]) == (0, 0)
 
 
 def test_measured_similarity():

@@ -1,4 +1,7 @@
-"""Reductions of the tidy tables that the experiments return: means over seeds, optimal protocols, gains.
+"""Reductions of the tidy tables that the experiments return, for plots: means and SEs over seeds.
+
+Choosing a winner and measuring margins is statistics and lives in :mod:`tlcore.stats` (chosen on
+validation, reported on test, paired by seed).
 
 Every function takes a DataFrame with one row per trained network (as :func:`tlcore.experiments.depth_sweep`
 returns) and gives a smaller tidy DataFrame, so chapters only orchestrate and plot.
@@ -10,10 +13,8 @@ from typing import Sequence
 import numpy as np
 import pandas as pd
 
-from .transfer import FAMILIES
 
-__all__ = ["summarise", "optimal_protocols", "gains", "best_by_recipe", "selection_summary", "layer_matrix",
-           "probe_curves"]
+__all__ = ["summarise", "selection_summary", "layer_matrix", "probe_curves"]
 
 PROTOCOL_KEYS = ["transfer_depth", "frozen_depth"]
 
@@ -24,73 +25,6 @@ def summarise(table: pd.DataFrame, by: Sequence[str] = ("n_target",)) -> pd.Data
     g = table.groupby(keys, sort=True).test_acc
     out = pd.DataFrame({"mean": g.mean(), "sem": g.sem(ddof=1).fillna(0.0), "n_seeds": g.size()})
     return out.reset_index()
-
-
-def optimal_protocols(table: pd.DataFrame, by: Sequence[str] = ("n_target",),
-                      frozen: bool | None = None) -> pd.DataFrame:
-    """The protocol of highest mean accuracy in each ``by`` group.
-
-    ``frozen=True`` restricts to ``(l, l)`` protocols, ``False`` to ``(l, 0)``; scratch counts as both.
-    Ties go to the shallower transfer (the cheaper choice).
-    """
-    s = summarise(table, by)
-    if frozen is True:
-        s = s[s.transfer_depth == s.frozen_depth]
-    elif frozen is False:
-        s = s[s.frozen_depth == 0]
-    s = s.sort_values(list(by) + ["mean", "transfer_depth"], ascending=[True] * len(by) + [False, True],
-                      kind="stable")
-    return s.groupby(list(by), sort=True).head(1).reset_index(drop=True)
-
-
-def gains(table: pd.DataFrame, by: Sequence[str] = ("n_target",)) -> pd.DataFrame:
-    """Best protocol against scratch ``(0, 0)`` and the standard recipe ``(L, L)``, per ``by`` group.
-
-    ``L`` is the deepest transfer present in the table. Columns: ``best_transfer_depth``,
-    ``best_frozen_depth``, ``best_acc``,
-    ``scratch_acc``, ``standard_acc``, ``gain_over_scratch``, ``gain_over_standard``.
-    """
-    s = summarise(table, by)
-    depth = int(s.transfer_depth.max())
-    best = optimal_protocols(table, by)
-    rows = []
-    for _, b in best.iterrows():
-        mask = np.ones(len(s), bool)
-        for k in by:
-            mask &= (s[k] == b[k]).to_numpy()
-        group = s[mask]
-
-        def acc(t, f):
-            hit = group[(group.transfer_depth == t) & (group.frozen_depth == f)]
-            return float(hit["mean"].iloc[0]) if len(hit) else np.nan
-
-        scratch, standard = acc(0, 0), acc(depth, depth)
-        rows.append({**{k: b[k] for k in by},
-                     "best_transfer_depth": int(b.transfer_depth), "best_frozen_depth": int(b.frozen_depth),
-                     "best_acc": float(b["mean"]), "scratch_acc": scratch, "standard_acc": standard,
-                     "gain_over_scratch": float(b["mean"]) - scratch,
-                     "gain_over_standard": float(b["mean"]) - standard})
-    out = pd.DataFrame(rows)
-    for k in by:
-        out[k] = out[k].astype(s[k].dtype)
-    return out
-
-
-def best_by_recipe(table: pd.DataFrame, by: Sequence[str] = ("n_target",)) -> pd.DataFrame:
-    """The best protocol of each family of :data:`tlcore.transfer.FAMILIES` in each ``by`` group.
-
-    One row per group and recipe with ``recipe``, ``transfer_depth``, ``frozen_depth``, ``mean``, ``sem``.
-    ``L`` is the deepest transfer present in the table.
-    """
-    s = summarise(table, by)
-    L = int(s.transfer_depth.max())
-    parts = []
-    for recipe, keep in FAMILIES.items():
-        part = s[keep(s.transfer_depth, s.frozen_depth, L)].sort_values(list(by) + ["mean", "transfer_depth"],
-                                         ascending=[True] * len(by) + [False, True], kind="stable")
-        parts.append(part.groupby(list(by), sort=True).head(1).assign(recipe=recipe))
-    out = pd.concat(parts).sort_values(list(by), kind="stable").reset_index(drop=True)
-    return out[list(by) + ["recipe", "transfer_depth", "frozen_depth", "mean", "sem"]]
 
 
 def selection_summary(table: pd.DataFrame, by: Sequence[str] = ()) -> pd.DataFrame:
