@@ -164,20 +164,25 @@ def _budget_protocols(protocols: list[Protocol], n_blocks: int, keep: int) -> li
 def _split(target: Task, val_fraction: float) -> Task:
     """The target's training set cut into a training part and a validation part (as the "test" set).
 
-    Refuses a split that leaves a class with fewer than 2 examples on either side: a protocol chosen
-    on such a split is chosen on noise.
+    Stratified: each class gives about ``val_fraction`` of its examples to validation, and at least 2
+    to each side, so a protocol is never chosen on a class it was not validated on. A class with fewer
+    than 4 examples is refused.
     """
     if not 0.05 <= val_fraction <= 0.8:
         raise ValueError(f"val_fraction={val_fraction!r} is out of range [0.05, 0.8]")
-    n_val = max(1, int(round(val_fraction * target.n_train)))
-    perm = torch.randperm(target.n_train, generator=torch_generator(0, "advisor-split"))
-    val_idx, train_idx = perm[:n_val], perm[n_val:]
-    for part, idx in (("training", train_idx), ("validation", val_idx)):
-        counts = torch.bincount(target.y_train[idx], minlength=target.n_classes)
-        if int(counts.min()) < 2:
-            c = int(counts.argmin())
-            raise ValueError(f"class {c} has {int(counts[c])} example(s) in the {part} split of the "
-                             f"{target.n_train} target examples; at least 2 per class on each side are needed")
+    g = torch_generator(0, "advisor-split")
+    val, train = [], []
+    for c in range(target.n_classes):
+        members = torch.nonzero(target.y_train == c).flatten()
+        n = len(members)
+        if n < 4:
+            raise ValueError(f"class {c} has {n} example(s) in the {target.n_train} target examples: at least 4 "
+                             "per class are needed, 2 to train on and 2 to validate on")
+        members = members[torch.randperm(n, generator=g)]
+        k = min(max(2, round(val_fraction * n)), n - 2)
+        val.append(members[:k])
+        train.append(members[k:])
+    val_idx, train_idx = torch.cat(val).sort().values, torch.cat(train).sort().values
     return Task(target.x_train[train_idx], target.y_train[train_idx], target.x_train[val_idx],
                 target.y_train[val_idx], target.n_classes, target.name)
 
