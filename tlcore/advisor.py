@@ -88,7 +88,7 @@ class Advice:
             if margin is None or not np.isfinite(margin):
                 continue
             verdict = "" if abs(margin) > 2 * sem and sem > 0 else " (within noise)"
-            lines.append(f"  {margin:+.3f} +- {sem:.3f} over {label}{verdict}")
+            lines.append(f"  {margin:+.3f} ± {sem:.3f} over {label}{verdict}")
         if "test_acc" in r:
             lines.append(f"  test accuracy after refitting on all the training data: {r['test_acc']:.3f}")
         return "\n".join(lines)

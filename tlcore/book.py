@@ -117,6 +117,9 @@ def run_chapter(name: str, parameters: dict | None = None, output: str | Path | 
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes private files; a notebook is for reading
     os.replace(tmp, output)
     return output
 

@@ -175,9 +175,9 @@ def verdict_c2(cells: dict[str, pd.DataFrame]) -> Verdict:
         if "example" in e:
             x = e["example"]
             text += (f" (strongest: {knob}={x[knob]:g}, n_target={x['n_target']}, protocol {x['protocol']}, "
-                     f"{x['over_scratch'][0]:+.3f} +- {x['over_scratch'][1]:.3f} over scratch, "
-                     f"{x['over_standard'][0]:+.3f} +- {x['over_standard'][1]:.3f} over (L, L), "
-                     f"{x['over_fine_tune'][0]:+.3f} +- {x['over_fine_tune'][1]:.3f} over (L, 0))")
+                     f"{x['over_scratch'][0]:+.3f} ± {x['over_scratch'][1]:.3f} over scratch, "
+                     f"{x['over_standard'][0]:+.3f} ± {x['over_standard'][1]:.3f} over (L, L), "
+                     f"{x['over_fine_tune'][0]:+.3f} ± {x['over_fine_tune'][1]:.3f} over (L, 0))")
         parts.append(text)
     return Verdict("C2", verdict, "; ".join(parts), numbers)
 
@@ -219,10 +219,10 @@ def verdict_c4(selection: pd.DataFrame, representation_measures=tuple(SELECTION_
     not_worse = best_base is None or (r["mean"] - base.loc[best_base, "mean"]
                                       > -2 * np.hypot(r["sem"], base.loc[best_base, "sem"]))
     verdict = "reproduced" if above_zero and not_worse else "partly" if above_zero else "not reproduced"
-    text = f"{best_rep}: Spearman {r['mean']:+.2f} +- {r['sem']:.2f}"
+    text = f"{best_rep}: Spearman {r['mean']:+.2f} ± {r['sem']:.2f}"
     if best_base is not None:
         b = base.loc[best_base]
-        text += f"; best baseline {best_base}: {b['mean']:+.2f} +- {b['sem']:.2f}"
+        text += f"; best baseline {best_base}: {b['mean']:+.2f} ± {b['sem']:.2f}"
     return Verdict("C4", verdict, text, {"summary": summary})
 
 
@@ -296,11 +296,11 @@ def verdict_c3(table: pd.DataFrame, knob: str = "alpha", measure: str = "linear_
                 best = (value, int(block), gain, gain_sem)
     b_holds = best is not None and best[2] > 2 * best[3] and best[2] > 0
     verdict = "reproduced" if a_holds and b_holds else "partly" if a_holds or b_holds else "not reproduced"
-    text = (f"last-block {measure} to a plenty-data target network falls by {drop:+.3f} +- {drop_sem:.3f} "
-            f"from {knob}={near:g} to {knob}={far:g}")
+    text = (f"last-block {measure} between the source network and a plenty-data target network changes by "
+            f"{-drop:+.3f} ± {drop_sem:.3f} from {knob}={near:g} to {knob}={far:g}")
     if best is not None:
         text += (f"; best earlier block over the last: block {best[1]} at {knob}={best[0]:g}, "
-                 f"{best[2]:+.3f} +- {best[3]:.3f} probe accuracy")
+                 f"{best[2]:+.3f} ± {best[3]:.3f} probe accuracy")
     return Verdict("C3", verdict, text, {"drop": (drop, drop_sem), "earlier_block": best})
 
 

@@ -42,7 +42,7 @@ def figure_slider(figures: Mapping[str, object], description: str = "", captions
     stack = w.Stack(images, selected_index=0)
     slider = w.SelectionSlider(options=labels, value=labels[0], description=description,
                                continuous_update=True, style={"description_width": "initial"},
-                               layout=w.Layout(width="420px"))
+                               layout=w.Layout(width="560px"))
     w.jslink((slider, "index"), (stack, "selected_index"))
     caption = w.HTML(value=(captions or {}).get(labels[0], ""))
 
@@ -104,7 +104,7 @@ def plot_phase_diagram(cells: pd.DataFrame, knob: str, n_blocks: int, title: str
         ax.text(j, i, f"({cell.best_transfer_depth},{cell.best_frozen_depth})\np={cell.p_optimal:.2f}",
                 ha="center", va="center", color=ink, fontsize=7.5)
         if not cell.significant:
-            ax.add_patch(Rectangle((j - 0.5, i - 0.5), 1, 1, fill=False, hatch="///", edgecolor="0.85",
+            ax.add_patch(Rectangle((j - 0.5, i - 0.5), 1, 1, fill=False, hatch="//", edgecolor=(1, 1, 1, 0.45),
                                    linewidth=0))
         if getattr(cell, "c2", False):
             ax.add_patch(Rectangle((j - 0.47, i - 0.47), 0.94, 0.94, fill=False, edgecolor="red", linewidth=2))

@@ -143,6 +143,11 @@ def _complete(w: pd.DataFrame, key: Mapping, where: str) -> np.ndarray:
     return w.to_numpy(dtype=float)
 
 
+def _check_count(where: str, name: str, value, low: int) -> None:
+    if not isinstance(value, (int, np.integer)) or value < low:
+        raise ValueError(f"{where}: {name} must be an integer >= {low}, got {value!r}")
+
+
 def _complete_groups(df: pd.DataFrame, by: list[str], score: str, candidates, where: str):
     """Per group of a validated table: the key, the seeds x protocols table of ``score`` and its
     complete array (every protocol has every seed)."""
@@ -269,8 +274,7 @@ def cross_fitted_choice(table: pd.DataFrame, by: Sequence[str] = (), folds: int 
     choice equals the all-seed choice), ``n_seeds``.
     """
     where = "cross_fitted_choice"
-    if not isinstance(folds, (int, np.integer)) or folds < 2:
-        raise ValueError(f"{where}: folds must be an integer >= 2, got {folds!r}")
+    _check_count(where, "folds", folds, 2)
     df, by = _validated(table, by, [score], where)
     rows = []
     for key, w, m in _complete_groups(df, by, score, candidates, where):
@@ -306,8 +310,7 @@ def optimality_probability(table: pd.DataFrame, by: Sequence[str] = (), score: s
     Columns: ``by`` + ``transfer_depth``, ``frozen_depth``, ``p_optimal`` (sums to 1 per group).
     """
     where = "optimality_probability"
-    if not isinstance(n_boot, (int, np.integer)) or n_boot < 1:
-        raise ValueError(f"{where}: n_boot must be a positive integer, got {n_boot!r}")
+    _check_count(where, "n_boot", n_boot, 1)
     df, by = _validated(table, by, [score], where)
     rows = []
     for key, w, m in _complete_groups(df, by, score, candidates, where):
