@@ -155,3 +155,13 @@ def test_json_is_strict_and_nan_free(files):
                     budget_networks=4)  # the budget leaves no room for (L, L): its margin is absent
     text = advice.to_json()
     assert "NaN" not in text and json.loads(text)["format_version"] == 1
+
+
+def test_time_budget_is_checked_between_training_calls(files):
+    d = np.load(files / "target.npz")
+    task, _ = target_task(d["x"], d["y"], d["x_test"], d["y_test"])
+    sources = {name: MLP(task.in_dim, 4, width=16, depth=2, seed=i) for i, name in enumerate("ab")}
+    advice = advise(task, sources, seeds=[0], steps=30, budget_seconds=1e-6)
+    # the ranking's training call runs; nothing after it does, and the advice says so
+    assert advice.recommendation["networks_trained"] == 1 and "test_acc" not in advice.recommendation
+    assert any("not tried" in n for n in advice.notes) and any("overshot by" in n for n in advice.notes)

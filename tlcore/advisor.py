@@ -283,7 +283,10 @@ def advise(target: Task, sources: Mapping[str, BlockModel], *, top_sources: int 
     best = table.iloc[0]
     recommendation = _recommendation(best, per_seed, sources, len(seeds))
     trained = len(per_seed)
-    if has_test:
+    if has_test and clock.spent():
+        notes.append(f"time budget of {budget_seconds:g} s spent after {clock.elapsed():.1f} s: the recommended "
+                     "protocol was not refitted on all the data, so no test accuracy is reported")
+    elif has_test:
         p = Protocol(int(best.transfer_depth), int(best.frozen_depth))
         everything = torch.arange(target.n_train)
         if p.transfer_depth == 0:
