@@ -96,7 +96,31 @@ def _page_assets(app, pagename, templatename, context, doctree):
                                "(vendor it under _static/)", pagename, _filename(asset))
 
 
+# ipywidgets' HTML manager typesets widget labels with MathJax 2's ``MathJax.Hub.Queue``; the site serves
+# MathJax 3, which has no ``Hub``, so on pages with both math and widgets every widget raised a script
+# error. Every object that becomes ``window.MathJax`` gets a ``Hub`` whose ``Queue`` typesets with
+# MathJax 3's API. Loaded first, on every page (a few hundred bytes).
+_MATHJAX2_HUB = """
+(function () {
+  var hub = {Queue: function () {
+    for (var i = 0; i < arguments.length; i++) {
+      var job = arguments[i], mj = window.MathJax;
+      if (Array.isArray(job) && job[0] === "Typeset" && mj && mj.typesetPromise) {
+        mj.typesetPromise([job[2]]).catch(function () {});
+      }
+    }
+  }};
+  var current = window.MathJax;
+  function give(value) { if (value && typeof value === "object" && !value.Hub) { value.Hub = hub; } return value; }
+  Object.defineProperty(window, "MathJax", {configurable: true, enumerable: true,
+    get: function () { return current; }, set: function (value) { current = give(value); }});
+  give(current);
+})();
+"""
+
+
 def setup(app):
+    app.add_js_file(None, body=_MATHJAX2_HUB, priority=1)
     app.connect("config-inited", _keep_loaded_elsewhere_off_pages)
     # After sphinx-thebe, myst-nb and sphinx.ext.mathjax have done their part (priority 500).
     app.connect("doctree-resolved", _drop_thebe_config, priority=900)
