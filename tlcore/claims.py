@@ -134,16 +134,20 @@ def verdict_c1(tables: dict[str, pd.DataFrame], n_boot: int = 300, seed: int = 0
     with the dissimilarity knob, with 95% bootstrap intervals over seeds. Reproduced when, in some
     map, both intervals exclude 0; partly when one does.
     """
-    numbers, best = {}, 0
+    numbers, best, where = {}, 0, []
     for knob, table in tables.items():
         c = _depth_correlations(table, knob, n_boot, seed)
         numbers[knob] = c
         clear = sum(not (lo <= 0 <= hi) for lo, hi in (c["rho_n_target_ci"], c["rho_knob_ci"]))
+        if clear == 2:
+            where.append(knob)
         best = max(best, clear)
     verdict = {2: "reproduced", 1: "partly", 0: "not reproduced"}[best]
     parts = [f"{knob}: rho(depth, n_target) = {c['rho_n_target']:+.2f} [{c['rho_n_target_ci'][0]:+.2f}, "
              f"{c['rho_n_target_ci'][1]:+.2f}], rho(depth, {knob}) = {c['rho_knob']:+.2f} "
              f"[{c['rho_knob_ci'][0]:+.2f}, {c['rho_knob_ci'][1]:+.2f}]" for knob, c in numbers.items()]
+    if where:
+        parts.append(f"both intervals exclude zero on the {' and '.join(where)} map")
     return Verdict("C1", verdict, "; ".join(parts), numbers)
 
 
@@ -222,7 +226,10 @@ def verdict_c4(selection: pd.DataFrame, representation_measures=tuple(SELECTION_
     text = f"{best_rep}: Spearman {r['mean']:+.2f} ± {r['sem']:.2f}"
     if best_base is not None:
         b = base.loc[best_base]
-        text += f"; best baseline {best_base}: {b['mean']:+.2f} ± {b['sem']:.2f}"
+        gap, gap_sem = r["mean"] - b["mean"], float(np.hypot(r["sem"], b["sem"]))
+        side = "a tie within noise" if abs(gap) <= 2 * gap_sem else ("better" if gap > 0 else "worse")
+        text += (f"; best baseline {best_base}: {b['mean']:+.2f} ± {b['sem']:.2f} (difference {gap:+.2f} ± "
+                 f"{gap_sem:.2f}, {side})")
     return Verdict("C4", verdict, text, {"summary": summary})
 
 
