@@ -1,7 +1,6 @@
 """Shared fixtures: the DADApy reference, run in its own environment."""
 import json
 import subprocess
-from pathlib import Path
 
 import numpy as np
 import pytest

@@ -1,5 +1,4 @@
 """Reductions of tidy tables, on hand-made tables with known answers."""
-import numpy as np
 import pandas as pd
 import pytest
 import torch

@@ -72,3 +72,13 @@ def test_save_and_load_roundtrip(tmp_path):
         load_model(tmp_path / "other.pt")
     with pytest.raises(FileNotFoundError):
         load_model(tmp_path / "missing.pt")
+
+
+def test_candidate_protocols_and_families():
+    every = candidate_protocols(3)
+    assert len(every) == len(set(every)) == 9  # (l, 0) x4, (l, l) x3 more, defrost (3, 1), (3, 2)
+    assert family_of("fine-tuned (l, 0)", 3) == [Protocol(t, 0) for t in range(4)]
+    assert family_of("frozen (l, l)", 3) == [Protocol(t, t) for t in range(4)]
+    assert family_of("defrosted (L, f)", 3) == [Protocol(3, f) for f in range(4)]
+    with pytest.raises(ValueError, match="unknown protocol family 'surgical'"):
+        family_of("surgical", 3)

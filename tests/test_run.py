@@ -1,5 +1,4 @@
 """Sweeps that survive: resume after SIGKILL, corrupt cache files, Dask, determinism, validation."""
-import os
 import signal
 import subprocess
 import sys

@@ -3,7 +3,6 @@ import math
 
 import numpy as np
 import pytest
-import torch
 from scipy.optimize import minimize
 from scipy.stats import multivariate_normal
 from sklearn.metrics import mutual_info_score
