@@ -9,7 +9,7 @@ PACKAGE = Path(__file__).resolve().parents[1] / "tlcore"
 LAYERS = [
     ["_version", "seeds", "validation", "stats", "presets"],
     ["tasks"], ["models"], ["transfer"], ["train"],
-    ["_distances"], ["cka", "neighbours", "transferability"], ["similarity"], ["selection"],
+    ["_distances"], ["cka", "neighbours", "transferability"], ["similarity"], ["selection", "profiles"],
     ["experiments"],
     ["analysis", "cache", "benchmark"], ["sweep"], ["figures", "claims"], ["advisor"], ["book", "__main__"],
 ]

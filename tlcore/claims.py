@@ -11,12 +11,14 @@ Verdicts are ``"reproduced"``, ``"partly"`` or ``"not reproduced"``, each with t
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Sequence
 
 import numpy as np
 import pandas as pd
 from scipy import stats as scipy_stats
 
 from .presets import sizes
+from .profiles import divergence_depth
 from .stats import choose_on_validation, optimality_probability, paired_difference, winner_significance
 from .sweep import default_cache_dir, run
 from .transfer import FAMILIES, all_protocols, candidate_protocols
@@ -24,7 +26,8 @@ from .transferability import BASELINES
 
 __all__ = ["PHASE_VALUES", "PHASE_N_TARGETS", "N_VAL", "Verdict", "phase_sweep", "phase_cells",
            "verdict_c1", "verdict_c2", "verdict_c3", "verdict_c4", "representation_sweep", "phase_cells_all_families", "freeze_or_tune",
-           "verdicts_agree", "selection_sweep", "SELECTION_MEASURES", "all_verdicts"]
+           "verdicts_agree", "selection_sweep", "SELECTION_MEASURES", "all_verdicts", "profile_sweep",
+           "profile_bands", "depth_link", "evaluate_predictor", "PROFILE_SEEDS"]
 
 # The phase diagram of the transfer-depth chapter: 6 similarities x 6 target sizes.
 PHASE_VALUES = [0.0, 0.2, 0.4, 0.6, 0.8, 1.0]
@@ -317,3 +320,122 @@ def all_verdicts(quick: bool = True, device: str = "auto") -> list[Verdict]:
     cells = {knob: phase_cells(t, knob) for knob, t in tables.items()}
     return [verdict_c1(tables), verdict_c2(cells), verdict_c3(representation_sweep(quick, device=device)),
             verdict_c4(selection_sweep(quick, device=device))]
+
+
+# --------------------------------------------------------------------------- representations -> protocol
+
+PROFILE_SEEDS = 5
+
+
+def profile_sweep(knob: str, quick: bool = True, seeds: int = PROFILE_SEEDS, device: str = "auto",
+                  cache_dir=None, executor=None) -> pd.DataFrame:
+    """Calibrated profiles over the cells of :func:`phase_sweep`'s map, for the same networks.
+
+    Same family, knob values, target sizes, task and seeds as the phase diagram; the probe inputs
+    are the validation part of each seed's target pool (their labels are never used). One row per
+    (knob value, n_target, seed, measure, curve, block); see :func:`tlcore.experiments.similarity_profiles`.
+    """
+    if knob not in _OTHER:
+        raise ValueError(f"unknown knob {knob!r}; expected one of {sorted(_OTHER)}")
+    s = sizes(quick, "hidden_manifold")
+    return run("profiles", {knob: PHASE_VALUES}, cache_dir or default_cache_dir(), executor=executor,
+               family="hidden_manifold", seeds=list(range(seeds)), n_targets=PHASE_N_TARGETS, n_probe=N_VAL,
+               device=device, **{_OTHER[knob]: 0.0}, **s)
+
+
+def profile_bands(profiles: pd.DataFrame, by: Sequence[str]) -> pd.DataFrame:
+    """Mean and SE over seeds of every curve, per ``by`` + measure, curve and block."""
+    g = profiles.groupby([*by, "measure", "curve", "block"]).value
+    return pd.DataFrame({"mean": g.mean(), "sem": g.sem(ddof=1).fillna(0.0), "n": g.size()}).reset_index()
+
+
+def _predicted_depths(profiles: pd.DataFrame, knob: str, measure: str, baseline: str, level: float,
+                      seeds=None) -> pd.Series:
+    """Divergence depth per (knob value, n_target), pooling the chosen seeds as pairs."""
+    rows = profiles[profiles.measure == measure]
+    if seeds is not None:
+        rows = pd.concat([rows[rows.seed == s].assign(pair=i) for i, s in enumerate(seeds)])
+    else:
+        rows = rows.assign(pair=rows.seed)
+    return rows.groupby([knob, "n_target"]).apply(
+        lambda g: divergence_depth(g, baseline=baseline, level=level), include_groups=False)
+
+
+def _chosen_depths(table: pd.DataFrame, knob: str, seeds=None) -> pd.Series:
+    """Validation-chosen transfer depth per (knob value, n_target) over the chosen seeds."""
+    if seeds is not None:
+        table = pd.concat([table[table.seed == s].assign(seed=i) for i, s in enumerate(seeds)])
+    chosen = choose_on_validation(table, [knob, "n_target"])
+    return chosen.set_index([knob, "n_target"]).best_transfer_depth
+
+
+def depth_link(profiles: pd.DataFrame, table: pd.DataFrame, knob: str, measure: str = "linear_cka",
+               baseline: str = "reference", level: float = 0.5, n_boot: int = 200, seed: int = 0) -> dict:
+    """Does the profile predict the optimal transfer depth? (claim C3 -> claim C1.)
+
+    Per cell of the map, the divergence depth of the source's profile (:func:`tlcore.profiles.divergence_depth`)
+    and the validation-chosen transfer depth from :func:`phase_sweep`; their Spearman correlation over
+    the cells, with a 95% percentile interval from resampling the seeds of both experiments
+    (independently, with replacement). Returns ``cells`` (one row per cell), ``rho`` and ``ci``.
+    """
+    predicted = _predicted_depths(profiles, knob, measure, baseline, level)
+    chosen = _chosen_depths(table, knob)
+    cells = pd.DataFrame({"divergence_depth": predicted, "chosen_depth": chosen}).dropna().reset_index()
+
+    def rho(p, c):
+        joined = pd.concat([p, c], axis=1).dropna()
+        if joined.iloc[:, 0].nunique() < 2 or joined.iloc[:, 1].nunique() < 2:
+            return np.nan
+        return float(scipy_stats.spearmanr(joined.iloc[:, 0], joined.iloc[:, 1]).statistic)
+
+    point = rho(predicted, chosen)
+    rng = np.random.default_rng(seed)
+    p_seeds, t_seeds = sorted(profiles.seed.unique()), sorted(table.seed.unique())
+    boot = [rho(_predicted_depths(profiles, knob, measure, baseline, level, rng.choice(p_seeds, len(p_seeds))),
+                _chosen_depths(table, knob, rng.choice(t_seeds, len(t_seeds)))) for _ in range(n_boot)]
+    boot = np.array([b for b in boot if np.isfinite(b)])
+    ci = tuple(np.percentile(boot, [2.5, 97.5])) if len(boot) else (np.nan, np.nan)
+    return {"cells": cells, "rho": point, "ci": (float(ci[0]), float(ci[1])), "measure": measure,
+            "baseline": baseline, "level": level}
+
+
+def _regrets(table: pd.DataFrame, by: list[str], choice: dict) -> np.ndarray:
+    """Per seed, the mean over cells of (oracle best protocol's test acc - the chosen protocol's)."""
+    per_cell = []
+    for key, g in table.groupby(by):
+        wide = g.pivot_table(index="seed", columns=["transfer_depth", "frozen_depth"], values="test_acc")
+        best = wide.mean().idxmax()
+        per_cell.append((wide[best] - wide[choice[key]]).to_numpy())
+    return np.mean(per_cell, axis=0)
+
+
+def evaluate_predictor(profiles: pd.DataFrame, table: pd.DataFrame, knob: str, measures=None,
+                       baseline: str = "twin", level: float = 0.5) -> pd.DataFrame:
+    """Regret of the similarity-based protocol predictor against the alternatives, on one map.
+
+    Per cell, the predictor transfers the blocks where the source matches the ``baseline`` (the
+    twin by default: all a user has) and freezes them, ``(d, d)``, or fine-tunes them, ``(d, 0)``.
+    The alternatives: the validation search over every candidate protocol, the standard recipe
+    ``(L, L)`` and scratch. Regret is the oracle best protocol's test accuracy (best mean over seeds
+    in the cell) minus the chosen one's, averaged over cells per seed; ``mean`` and ``sem`` are over
+    seeds. ``networks`` counts the networks each method trains per target (the predictor: a scratch
+    network, its twin and the final one). One row per method.
+    """
+    by = [knob, "n_target"]
+    L = int(table.transfer_depth.max())
+    n_protocols = len(table.groupby(["transfer_depth", "frozen_depth"]))
+    search = choose_on_validation(table, by).set_index(by)
+    methods = {"validation search": ({k: (int(r.best_transfer_depth), int(r.best_frozen_depth))
+                                      for k, r in search.iterrows()}, n_protocols),
+               "standard recipe (L, L)": ({k: (L, L) for k in search.index}, 1),
+               "scratch (0, 0)": ({k: (0, 0) for k in search.index}, 1)}
+    for measure in measures or sorted(profiles.measure.unique()):
+        depths = _predicted_depths(profiles, knob, measure, baseline, level)
+        methods[f"similarity, {measure}, (d, d)"] = ({k: (int(d), int(d)) for k, d in depths.items()}, 3)
+        methods[f"similarity, {measure}, (d, 0)"] = ({k: (int(d), 0) for k, d in depths.items()}, 3)
+    rows = []
+    for name, (choice, networks) in methods.items():
+        r = _regrets(table, by, choice)
+        rows.append({"method": name, "mean_regret": float(r.mean()),
+                     "sem": float(r.std(ddof=1) / np.sqrt(len(r))), "n_seeds": len(r), "networks": networks})
+    return pd.DataFrame(rows)

@@ -20,6 +20,7 @@ import pandas as pd
 import torch
 
 from .models import BlockModel, build_like, build_model
+from .profiles import calibrated_profile
 from .seeds import derive_seed
 from .selection import AGGREGATES, rank_sources, ranking_quality
 from .similarity import MEASURES, layerwise
@@ -27,12 +28,12 @@ from .tasks import FAMILIES, Task, TaskPair, make_pair
 from .train import fit
 from .transferability import BASELINES, source_outputs
 from .transfer import Protocol, all_protocols, initialise_target
-from .validation import check_int, check_known
+from .validation import check_int, check_k, check_known
 
 __all__ = ["TrainingConfig", "Run", "train_fresh", "pretrain", "train_scratch", "evaluate_protocols",
            "depth_sweep", "candidate_sources", "source_selection", "linear_probe_accuracy",
-           "compare_representations", "split_params", "depth_experiment", "selection_experiment",
-           "representations_experiment",
+           "compare_representations", "similarity_profiles", "split_params", "depth_experiment",
+           "selection_experiment", "representations_experiment", "profiles_experiment", "PROFILE_MEASURES",
            "EXPERIMENTS", "default_model_kind"]
 
 
@@ -400,6 +401,65 @@ def compare_representations(pair: TaskPair, n_small: int, seeds: Sequence[int] =
     return table.fillna({"measure": "", "data": "", "network": ""})
 
 
+PROFILE_MEASURES = ("linear_cka", "neighbourhood_overlap", "information_imbalance", "information_imbalance_reverse")
+
+
+def similarity_profiles(pair: TaskPair, n_targets: Sequence[int], seeds: Sequence[int] = (0, 1),
+                        measures: Sequence[str] = PROFILE_MEASURES, k: int = 10, n_probe: int = 500,
+                        dry_run: bool = False, **training) -> pd.DataFrame | None:
+    """Calibrated profiles (:func:`tlcore.profiles.calibrated_profile`) of each seed's source network.
+
+    Per seed, the source network is the one :func:`depth_sweep` pre-trains for that seed, and for
+    each ``n_target`` a scratch network trains on the same target subset as that seed's members in
+    :func:`depth_sweep`, so the profiles of a cell describe the very networks whose transfer
+    accuracies the depth sweep measures. References: ``"twin"`` (same examples, another
+    initialisation), ``"reference"`` (the target's pool with the source's budget: an identical
+    source) and ``"floor"`` (untrained). The probe
+    inputs are the last ``n_probe`` of the seed's target pool, the part :func:`depth_sweep` keeps
+    for validation; only their inputs are used, never their labels. One row per (n_target, seed,
+    measure, curve, block). ``dry_run=True`` checks every argument and returns None.
+    """
+    cfg = _config(training)
+    seeds = [check_int("seed", s) for s in seeds]
+    if not seeds:
+        raise ValueError("seeds is empty")
+    for m in measures:
+        check_known("similarity measure", m, MEASURES)
+    target = pair.target
+    check_int("n_probe", n_probe, low=2)
+    check_k(k, n_probe)
+    for n in n_targets:
+        if check_int("n_target", n, low=1) + n_probe > target.n_train:
+            raise ValueError(f"n_target={n} plus n_probe={n_probe} is more than the target's training set "
+                             f"({target.n_train} examples)")
+    if dry_run:
+        return None
+    sources, _ = pretrain(pair.source, seeds, pair.family, **training)
+    orders = [target.subsample_indices(target.n_train, s) for s in seeds]
+    pool = [Task(target.x_train[o[:target.n_train - n_probe]], target.y_train[o[:target.n_train - n_probe]],
+                 target.x_test, target.y_test, target.n_classes, target.name) for o in orders]
+    references = [train_fresh(p, [s], "reference", cfg.source_steps, like=sources[0], cfg=cfg)[0][0]
+                  for p, s in zip(pool, seeds)]
+    cells = [(n, si) for n in n_targets for si in range(len(seeds))]
+    subsets = [orders[si][:n] for n, si in cells]
+    nets = {role: train_fresh(target, [seeds[si] for _, si in cells], role, cfg.steps, like=sources[0],
+                              subsets=subsets, cfg=cfg)[0] for role in ("scratch", "scratch-twin")}
+    blank = [build_like(sources[si], n_classes=target.n_classes, seed=derive_seed(s, "untrained", "init"))
+             for si, s in enumerate(seeds)]
+    rows = []
+    for c, (n, si) in enumerate(cells):
+        probe = target.x_train[orders[si][target.n_train - n_probe:]]
+        refs = {"twin": [nets["scratch-twin"][c]], "reference": [references[si]], "floor": [blank[si]]}
+        for measure in measures:
+            p = calibrated_profile(sources[si], [nets["scratch"][c]], refs, probe, measure, k=k)
+            rows.append(p.drop(columns="pair").assign(n_target=n, seed=seeds[si], measure=measure))
+    table = pd.concat(rows, ignore_index=True)
+    first = {"family": pair.family, **pair.knobs, "task_seed": pair.seed}
+    for i, (name, value) in enumerate(first.items()):
+        table.insert(i, name, value)
+    return table[[*first, "n_target", "seed", "measure", "curve", "block", "value"]]
+
+
 # --------------------------------------------------------------------------- cells of a grid
 
 
@@ -468,8 +528,21 @@ def representations_experiment(family: str = "teacher", n_small: int = 100, seed
     return compare_representations(pair, n_small, seeds, measures, k, n_probe, **training)
 
 
+def profiles_experiment(family: str = "hidden_manifold", n_targets: Sequence[int] = (50,),
+                        seeds: Sequence[int] = (0, 1), measures: Sequence[str] = PROFILE_MEASURES, k: int = 10,
+                        n_probe: int = 500, task_seed: int = 0, dry_run: bool = False, **params
+                        ) -> pd.DataFrame | None:
+    """One cell of a profile grid: :func:`similarity_profiles` on ``make_pair(family, ...)``."""
+    pair_params, training = split_params(family, params)
+    if isinstance(seeds, (int, np.integer)):
+        raise TypeError(f"seeds must be a list of integers, got {seeds!r}")
+    pair = make_pair(family, seed=task_seed, **pair_params)
+    return similarity_profiles(pair, list(n_targets), list(seeds), list(measures), k, n_probe, dry_run=dry_run,
+                               **training)
+
+
 EXPERIMENTS = {"depth": depth_experiment, "source_selection": selection_experiment,
-               "representations": representations_experiment}
+               "representations": representations_experiment, "profiles": profiles_experiment}
 
 
 def training_defaults() -> dict:
