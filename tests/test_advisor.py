@@ -105,6 +105,8 @@ BAD = [
     ("budget of zero", lambda f, t: [*_target(f), "--budget", "0"], "--budget 0 must be at least 1"),
     ("zero steps", lambda f, t: [*_target(f), "--steps", "0"], "--steps 0 must be at least 1"),
     ("zero seeds", lambda f, t: [*_target(f), "--seeds", "0"], "--seeds 0 must be at least 1"),
+    ("similarity with one seed", lambda f, t: [*_target(f), "--strategy", "similarity", "--seeds", "1"],
+     "strategy 'similarity' needs at least 2 seeds"),
     ("unknown device", lambda f, t: [*_target(f), "--device", "tpu"], "unknown device 'tpu'"),
     ("json into a missing folder", lambda f, t: [*_target(f), "--json", t / "no" / "a.json"], "does not exist"),
     ("missing file", lambda f, t: ["--target", t / "nope.npz", "--source", f / "near.pt"], "no data file"),
@@ -165,3 +167,37 @@ def test_time_budget_is_checked_between_training_calls(files):
     # the ranking's training call runs; nothing after it does, and the advice says so
     assert advice.recommendation["networks_trained"] == 1 and "test_acc" not in advice.recommendation
     assert any("not tried" in n for n in advice.notes) and any("overshot by" in n for n in advice.notes)
+
+
+def test_similarity_strategy_predicts_from_the_profile_and_trains_little(files):
+    out = files / "cheap.json"
+    result = _run("--target", files / "target.npz", "--source", files / "near.pt", "--source", files / "far.pt",
+                  "--json", out, "--steps", "150", "--seeds", "3", "--strategy", "similarity")
+    assert result.returncode == 0, result.stderr
+    advice = json.loads(out.read_text())
+    rec = advice["recommendation"]
+    assert rec["strategy"] == "similarity" and rec["source"] in {"near", ""}
+    assert len(rec["normalised_profile"]) == 2
+    # scratch networks (3, ranking and twins at once), the predicted protocol (3 unless scratch), the refit (3)
+    assert rec["networks_trained"] <= 9
+    assert rec["transfer_depth"] == rec["frozen_depth"]  # the predictor transfers and freezes a prefix
+    search = json.loads((files / "advice.json").read_text()) if (files / "advice.json").exists() else None
+    if search is not None:
+        assert rec["networks_trained"] < search["recommendation"]["networks_trained"]
+
+
+def test_similarity_strategy_follows_the_profile(files):
+    d = np.load(files / "target.npz")
+    task, _ = target_task(d["x"], d["y"])
+    # an identical source: trained on the target's own examples like the scratch networks, another seed
+    identical = pretrain(task, [5], width=16, depth=2, source_steps=150)[0][0]
+    untrained = MLP(task.in_dim, 4, width=16, depth=2, seed=3)
+    cheap = {name: advise(task, {name: model}, seeds=[0, 1, 2], steps=150, strategy="similarity")
+             for name, model in (("identical", identical), ("untrained", untrained))}
+    # a source with no learned features sits on the floor: scratch; the identical one is transferred whole
+    assert cheap["untrained"].recommendation["transfer_depth"] == 0, cheap["untrained"].notes
+    assert cheap["identical"].recommendation["transfer_depth"] == 2, cheap["identical"].notes
+    with pytest.raises(ValueError, match="needs at least 2 seeds"):
+        advise(task, {"near": identical}, seeds=[0], strategy="similarity")
+    with pytest.raises(ValueError, match="unknown strategy 'guess'"):
+        advise(task, {"near": identical}, seeds=[0, 1], strategy="guess")

@@ -32,9 +32,10 @@ def test_divergence_depth_counts_the_matching_prefix():
     assert divergence_depth(p, level=0.95) == 0
     assert predict_protocol(p, level=0.5) == Protocol(2, 2)
     assert predict_protocol(p, level=0.5, freeze=False) == Protocol(2, 0)
-    # a block where the measure cannot tell trained from untrained features never matches
-    flat = _profile(source=[0.9, 0.9], twin=[1.0, 0.3], floor=[0.0, 0.3])
-    assert np.isnan(normalised_profile(flat)[1]) and divergence_depth(flat) == 1
+    # a block where the measure cannot tell trained from untrained features holds no evidence against
+    # the source: it matches, and the count goes on
+    flat = _profile(source=[0.9, 0.1, 0.2], twin=[1.0, 0.3, 1.0], floor=[0.0, 0.3, 0.0])
+    assert np.isnan(normalised_profile(flat)[1]) and divergence_depth(flat) == 2
 
 
 @pytest.mark.parametrize("kwargs, message", [

@@ -147,7 +147,7 @@ def _advise(args) -> int:
     try:
         advice = advise(task, sources, top_sources=args.top_sources, seeds=range(args.seeds),
                         budget_networks=args.budget, budget_seconds=args.budget_seconds,
-                        steps=args.steps, device=args.device)
+                        steps=args.steps, device=args.device, strategy=args.strategy)
     except ValueError as exc:
         raise InputError(str(exc)) from None
     print(advice)
@@ -180,6 +180,9 @@ def main(argv=None) -> int:
     adv.add_argument("--top-sources", type=int, default=2, help="how many of the best-ranked sources to search")
     adv.add_argument("--seeds", type=int, default=3, help="networks per protocol (the spread of the estimate)")
     adv.add_argument("--steps", type=int, default=300, help="training steps of each target network")
+    adv.add_argument("--strategy", choices=["search", "similarity"], default="search",
+                     help="search: train every protocol and choose on a validation split; similarity: predict "
+                          "the protocol from the best source's similarity profile and train only that one")
     src = sub.add_parser("train-source", parents=[common], help="train and save a source network on your own data")
     src.add_argument("--data", required=True, help=".npz (x, y[, x_test, y_test]) or .csv with a label column")
     src.add_argument("--out", required=True, help="the model file to write (.pt)")

@@ -7,6 +7,10 @@
    on a held-out validation split.
 3. Recommend the protocol of highest mean validation accuracy, with its spread over seeds, next to
    scratch training and the standard recipe ``(L, L)``.
+
+``strategy="similarity"`` is the cheap mode: step 2 is replaced by the calibrated profile of the
+best-ranked source (:mod:`tlcore.profiles`), which says how many blocks to transfer without
+training any candidate protocol; only the predicted protocol is trained, to report its accuracy.
 """
 from __future__ import annotations
 
@@ -21,7 +25,8 @@ import torch
 
 from .experiments import (Run, TrainingConfig, candidate_sources, depth_sweep, evaluate_protocols, pretrain,
                           train_fresh)
-from .models import BlockModel
+from .models import BlockModel, build_like
+from .profiles import calibrated_profile, normalised_profile, predict_protocol
 from .seeds import derive_seed, torch_generator
 from .selection import rank_sources
 from .similarity import MEASURES
@@ -30,7 +35,9 @@ from .tasks import Task, TaskPair
 from .transfer import Protocol, candidate_protocols
 from .validation import check_int, check_known, resolve_device
 
-__all__ = ["Advice", "advise", "target_task", "evaluate_advisor", "FORMAT_VERSION"]
+__all__ = ["Advice", "advise", "target_task", "evaluate_advisor", "FORMAT_VERSION", "STRATEGIES"]
+
+STRATEGIES = ("search", "similarity")
 
 FORMAT_VERSION = 1
 
@@ -203,7 +210,8 @@ class _Clock:
 def advise(target: Task, sources: Mapping[str, BlockModel], *, top_sources: int = 2,
            seeds: Sequence[int] = (0, 1, 2), val_fraction: float = 0.3, measure: str = "neighbourhood_overlap",
            budget_networks: int | None = None, budget_seconds: float | None = None, steps: int = 300,
-           batch_size: int = 128, lr: float = 1e-3, device="auto", progress: bool | None = None) -> Advice:
+           batch_size: int = 128, lr: float = 1e-3, device="auto", progress: bool | None = None,
+           strategy: str = "search", profile_measure: str = "linear_cka") -> Advice:
     """Rank ``sources`` for ``target`` and recommend ``(transfer_depth, frozen_depth)`` for the best ones.
 
     ``target`` is a :class:`Task` (see :func:`target_task`): its training set is split into training
@@ -212,12 +220,19 @@ def advise(target: Task, sources: Mapping[str, BlockModel], *, top_sources: int 
     network per seed, which also serve as the scratch baseline. ``budget_networks`` bounds the
     networks trained (fewer sources, then fewer protocols are tried); ``budget_seconds`` is checked
     between training calls, and the advice says when it was spent and by how much it was overshot.
+
+    ``strategy="similarity"`` trains no candidate protocol: the best-ranked source's calibrated
+    profile (``profile_measure``; the scratch networks of the other seeds serve as twins, untrained
+    networks as the floor, on all the target's training inputs) gives the protocol ``(d, d)``
+    (:func:`tlcore.profiles.predict_protocol`), which alone is trained. It needs at least two seeds.
     """
     import sys
 
     from tqdm import tqdm
 
     check_known("similarity measure", measure, MEASURES)
+    check_known("similarity measure", profile_measure, MEASURES)
+    check_known("strategy", strategy, STRATEGIES)
     if not sources:
         raise ValueError("no candidate source models given")
     check_int("top_sources", top_sources, low=1)
@@ -225,6 +240,9 @@ def advise(target: Task, sources: Mapping[str, BlockModel], *, top_sources: int 
     seeds = [check_int("seed", s) for s in seeds]
     if not seeds:
         raise ValueError("seeds is empty: at least one seed is needed")
+    if strategy == "similarity" and len(seeds) < 2:
+        raise ValueError(f"strategy 'similarity' needs at least 2 seeds (scratch networks that serve as each "
+                         f"other's twins), got {len(seeds)}")
     if budget_networks is not None:
         check_int("budget_networks", budget_networks, low=1)
     if budget_seconds is not None and not budget_seconds > 0:
@@ -239,7 +257,7 @@ def advise(target: Task, sources: Mapping[str, BlockModel], *, top_sources: int 
     has_test = bool(target.x_test.shape[0])
     n_blocks = max(model.n_blocks for model in sources.values())
     protocols = [p for p in candidate_protocols(n_blocks) if p.transfer_depth > 0]
-    chosen_count = min(top_sources, len(sources))
+    chosen_count = min(top_sources, len(sources)) if strategy == "search" else 1
     notes = []
     if budget_networks is not None:
         # every network counts: the scratch networks, the protocols tried and the final refit
@@ -264,7 +282,21 @@ def advise(target: Task, sources: Mapping[str, BlockModel], *, top_sources: int 
     bar.update()
     rows = [{"source": "", "transfer_depth": 0, "frozen_depth": 0, "seed": s, "val_acc": float(a)}
             for s, a in zip(seeds, scratch_val)]
-    for name in list(ranking.source[:chosen_count]):
+    profile = None
+    if strategy == "similarity":
+        name = str(ranking.source.iloc[0])
+        source = sources[name]
+        blank = [build_like(source, n_classes=train.n_classes, seed=derive_seed(s, "untrained", "init")) for s in seeds]
+        twins = scratch[1:] + scratch[:1]  # same examples, another initialisation
+        k = min(10, target.n_train - 1)
+        profile = calibrated_profile(source, scratch, {"twin": twins, "floor": blank}, target.x_train,
+                                     profile_measure, k=k)
+        predicted = predict_protocol(profile)
+        protocols = [predicted] if predicted.transfer_depth > 0 else []
+        notes.append(f"strategy 'similarity': {profile_measure} profile of {name!r} relative to twin scratch "
+                     f"networks (floor 0, twin 1), per block: "
+                     + ", ".join(f"{v:.2f}" for v in normalised_profile(profile)))
+    for name in list(ranking.source[:chosen_count]) if protocols else []:
         if clock.spent():
             notes.append(f"time budget of {budget_seconds:g} s spent after {clock.elapsed():.1f} s: "
                          f"source {name!r} not tried")
@@ -281,7 +313,14 @@ def advise(target: Task, sources: Mapping[str, BlockModel], *, top_sources: int 
     per_seed = pd.DataFrame(rows)
     table = _protocol_table(per_seed)
     best = table.iloc[0]
+    if profile is not None:  # the prediction stands: the validation accuracy is reported, not used to choose
+        best = table[(table.transfer_depth == predicted.transfer_depth)
+                     & (table.frozen_depth == predicted.frozen_depth)].iloc[0]
     recommendation = _recommendation(best, per_seed, sources, len(seeds))
+    recommendation["strategy"] = strategy
+    if profile is not None:
+        recommendation["profile_measure"] = profile_measure
+        recommendation["normalised_profile"] = [float(v) for v in normalised_profile(profile)]
     trained = len(per_seed)
     if has_test and clock.spent():
         notes.append(f"time budget of {budget_seconds:g} s spent after {clock.elapsed():.1f} s: the recommended "
@@ -337,24 +376,24 @@ def _recommendation(best, per_seed: pd.DataFrame, sources: Mapping, n_seeds: int
 
 def evaluate_advisor(family: str, knob: str, values: Sequence, task_seeds: Sequence[int], n_target: int,
                      family_params: dict | None = None, seeds: Sequence[int] = (0, 1), steps: int = 300,
-                     **training) -> pd.DataFrame:
+                     strategies: Sequence[str] = ("search",), **training) -> pd.DataFrame:
     """How good is the advice? Compare it with the exhaustive search over sources and protocols.
 
     For each task seed, a target and graded candidate sources are made (see
     :func:`tlcore.experiments.candidate_sources`), one network is pre-trained per candidate, and the
-    advisor sees only ``n_target`` target examples. Every (source, protocol) is then trained on those
-    examples and measured on the target's test set (mean over ``seeds``): the advice's accuracy, the
-    best one, and the standard recipe ``(L, L)`` from the advisor's top-ranked source and scratch.
-    One row per task seed, with regrets (best minus accuracy) and ``within_1pt``.
+    advisor sees only ``n_target`` target examples, once per strategy of ``strategies``. Every
+    (source, protocol) is then trained on those examples and measured on the target's test set
+    (mean over ``seeds``): the advice's accuracy, the best one, and the standard recipe ``(L, L)``
+    from the advisor's top-ranked source and scratch. One row per (task seed, strategy), with
+    regrets (best minus accuracy), ``within_1pt`` and the networks the advice trained.
     """
+    for strategy in strategies:
+        check_known("strategy", strategy, STRATEGIES)
     rows = []
     for task_seed in task_seeds:
         target, candidates = candidate_sources(family, knob, values, task_seed, family_params)
         sources = {name: pretrain(task, [0], family, **training) for name, task in candidates.items()}
         small = target.subsample(n_target, seed=task_seed)
-        advice = advise(Task(small.x_train, small.y_train, target.x_test[:0], target.y_test[:0], target.n_classes,
-                             target.name), {n: s[0][0] for n, s in sources.items()}, seeds=seeds, steps=steps,
-                        batch_size=training.get("batch_size", 128), device=training.get("device", "auto"))
         L = next(iter(sources.values()))[0][0].n_blocks
         tables = []
         for name, task in candidates.items():
@@ -363,19 +402,24 @@ def evaluate_advisor(family: str, knob: str, values: Sequence, task_seeds: Seque
                             steps=steps, **training)
             tables.append(t.assign(candidate=name))
         table = pd.concat(tables).groupby(["candidate", "transfer_depth", "frozen_depth"]).test_acc.mean()
-        rec = advice.recommendation
-        top_ranked = str(advice.sources.source.iloc[0])
         scratch = float(table.xs((0, 0), level=["transfer_depth", "frozen_depth"]).mean())
-        chosen = (scratch if rec["transfer_depth"] == 0
-                  else float(table[(rec["source"], rec["transfer_depth"], rec["frozen_depth"])]))
-        best_key = table.idxmax()
-        best = float(table.max())
-        standard = float(table[(top_ranked, L, L)])
-        rows.append({"family": family, "task_seed": task_seed, "n_target": n_target,
-                     "advice_source": rec["source"], "advice_transfer_depth": rec["transfer_depth"],
-                     "advice_frozen_depth": rec["frozen_depth"], "best_source": best_key[0],
-                     "best_transfer_depth": int(best_key[1]), "best_frozen_depth": int(best_key[2]),
-                     "advice_acc": chosen, "best_acc": best, "standard_acc": standard, "scratch_acc": scratch,
-                     "regret": best - chosen, "standard_regret": best - standard,
-                     "scratch_regret": best - scratch, "within_1pt": best - chosen <= 0.01})
+        best_key, best = table.idxmax(), float(table.max())
+        for strategy in strategies:
+            advice = advise(Task(small.x_train, small.y_train, target.x_test[:0], target.y_test[:0],
+                                 target.n_classes, target.name), {n: s[0][0] for n, s in sources.items()},
+                            seeds=seeds, steps=steps, batch_size=training.get("batch_size", 128),
+                            device=training.get("device", "auto"), strategy=strategy)
+            rec = advice.recommendation
+            top_ranked = str(advice.sources.source.iloc[0])
+            chosen = (scratch if rec["transfer_depth"] == 0
+                      else float(table[(rec["source"], rec["transfer_depth"], rec["frozen_depth"])]))
+            standard = float(table[(top_ranked, L, L)])
+            rows.append({"family": family, "task_seed": task_seed, "n_target": n_target, "strategy": strategy,
+                         "advice_source": rec["source"], "advice_transfer_depth": rec["transfer_depth"],
+                         "advice_frozen_depth": rec["frozen_depth"], "best_source": best_key[0],
+                         "best_transfer_depth": int(best_key[1]), "best_frozen_depth": int(best_key[2]),
+                         "advice_acc": chosen, "best_acc": best, "standard_acc": standard, "scratch_acc": scratch,
+                         "regret": best - chosen, "standard_regret": best - standard,
+                         "scratch_regret": best - scratch, "within_1pt": best - chosen <= 0.01,
+                         "networks_trained": int(rec["networks_trained"])})
     return pd.DataFrame(rows)

@@ -18,7 +18,7 @@ import pandas as pd
 from scipy import stats as scipy_stats
 
 from .presets import sizes
-from .profiles import divergence_depth
+from .profiles import depths_from_curves
 from .stats import choose_on_validation, optimality_probability, paired_difference, winner_significance
 from .sweep import default_cache_dir, run
 from .transfer import FAMILIES, all_protocols, candidate_protocols
@@ -27,7 +27,8 @@ from .transferability import BASELINES
 __all__ = ["PHASE_VALUES", "PHASE_N_TARGETS", "N_VAL", "Verdict", "phase_sweep", "phase_cells",
            "verdict_c1", "verdict_c2", "verdict_c3", "verdict_c4", "representation_sweep", "phase_cells_all_families", "freeze_or_tune",
            "verdicts_agree", "selection_sweep", "SELECTION_MEASURES", "all_verdicts", "profile_sweep",
-           "profile_bands", "depth_link", "evaluate_predictor", "PROFILE_SEEDS"]
+           "profile_bands", "depth_link", "evaluate_predictor", "held_out_predictor", "PROFILE_SEEDS",
+           "PROFILE_PROBE"]
 
 # The phase diagram of the transfer-depth chapter: 6 similarities x 6 target sizes.
 PHASE_VALUES = [0.0, 0.2, 0.4, 0.6, 0.8, 1.0]
@@ -325,6 +326,7 @@ def all_verdicts(quick: bool = True, device: str = "auto") -> list[Verdict]:
 # --------------------------------------------------------------------------- representations -> protocol
 
 PROFILE_SEEDS = 5
+PROFILE_PROBE = 200  # probe inputs per seed, from the validation part of the target pool
 
 
 def profile_sweep(knob: str, quick: bool = True, seeds: int = PROFILE_SEEDS, device: str = "auto",
@@ -332,14 +334,15 @@ def profile_sweep(knob: str, quick: bool = True, seeds: int = PROFILE_SEEDS, dev
     """Calibrated profiles over the cells of :func:`phase_sweep`'s map, for the same networks.
 
     Same family, knob values, target sizes, task and seeds as the phase diagram; the probe inputs
-    are the validation part of each seed's target pool (their labels are never used). One row per
+    are ``PROFILE_PROBE`` of the validation part of each seed's target pool (their labels are never
+    used). One row per
     (knob value, n_target, seed, measure, curve, block); see :func:`tlcore.experiments.similarity_profiles`.
     """
     if knob not in _OTHER:
         raise ValueError(f"unknown knob {knob!r}; expected one of {sorted(_OTHER)}")
     s = sizes(quick, "hidden_manifold")
     return run("profiles", {knob: PHASE_VALUES}, cache_dir or default_cache_dir(), executor=executor,
-               family="hidden_manifold", seeds=list(range(seeds)), n_targets=PHASE_N_TARGETS, n_probe=N_VAL,
+               family="hidden_manifold", seeds=list(range(seeds)), n_targets=PHASE_N_TARGETS, n_probe=PROFILE_PROBE,
                device=device, **{_OTHER[knob]: 0.0}, **s)
 
 
@@ -349,54 +352,77 @@ def profile_bands(profiles: pd.DataFrame, by: Sequence[str]) -> pd.DataFrame:
     return pd.DataFrame({"mean": g.mean(), "sem": g.sem(ddof=1).fillna(0.0), "n": g.size()}).reset_index()
 
 
-def _predicted_depths(profiles: pd.DataFrame, knob: str, measure: str, baseline: str, level: float,
-                      seeds=None) -> pd.Series:
-    """Divergence depth per (knob value, n_target), pooling the chosen seeds as pairs."""
-    rows = profiles[profiles.measure == measure]
-    if seeds is not None:
-        rows = pd.concat([rows[rows.seed == s].assign(pair=i) for i, s in enumerate(seeds)])
-    else:
-        rows = rows.assign(pair=rows.seed)
-    return rows.groupby([knob, "n_target"]).apply(
-        lambda g: divergence_depth(g, baseline=baseline, level=level), include_groups=False)
+def _curve_array(profiles: pd.DataFrame, knob: str, measure: str, curve: str) -> tuple[pd.Index, np.ndarray]:
+    """(cells, seeds, blocks) array of one curve, cells indexed by (knob value, n_target)."""
+    rows = profiles[(profiles.measure == measure) & (profiles.curve == curve)]
+    if rows.empty:
+        raise ValueError(f"no {curve!r} rows for measure {measure!r} in the profiles")
+    wide = rows.pivot_table(index=[knob, "n_target"], columns=["seed", "block"], values="value")
+    seeds, blocks = sorted(rows.seed.unique()), sorted(rows.block.unique())
+    return wide.index, wide.to_numpy().reshape(len(wide), len(seeds), len(blocks))
 
 
-def _chosen_depths(table: pd.DataFrame, knob: str, seeds=None) -> pd.Series:
-    """Validation-chosen transfer depth per (knob value, n_target) over the chosen seeds."""
-    if seeds is not None:
-        table = pd.concat([table[table.seed == s].assign(seed=i) for i, s in enumerate(seeds)])
-    chosen = choose_on_validation(table, [knob, "n_target"])
-    return chosen.set_index([knob, "n_target"]).best_transfer_depth
+def _val_array(table: pd.DataFrame, knob: str) -> tuple[pd.Index, np.ndarray, np.ndarray]:
+    """(cells, protocols, seeds) validation accuracies and the protocols' transfer depths, shallower first."""
+    wide = table.pivot_table(index=[knob, "n_target"], columns=["transfer_depth", "frozen_depth", "seed"],
+                             values="val_acc")
+    protocols = sorted({(t, f) for t, f, _ in wide.columns})
+    seeds = sorted({s for _, _, s in wide.columns})
+    a = np.stack([np.stack([wide[(t, f, s)].to_numpy() for s in seeds], axis=-1) for t, f in protocols], axis=1)
+    return wide.index, a, np.array([t for t, _ in protocols])
 
 
-def depth_link(profiles: pd.DataFrame, table: pd.DataFrame, knob: str, measure: str = "linear_cka",
-               baseline: str = "reference", level: float = 0.5, n_boot: int = 200, seed: int = 0) -> dict:
+def depth_link(maps: dict, measure: str = "linear_cka", baseline: str = "reference", level: float = 0.5,
+               n_boot: int = 500, seed: int = 0) -> dict:
     """Does the profile predict the optimal transfer depth? (claim C3 -> claim C1.)
 
-    Per cell of the map, the divergence depth of the source's profile (:func:`tlcore.profiles.divergence_depth`)
-    and the validation-chosen transfer depth from :func:`phase_sweep`; their Spearman correlation over
-    the cells, with a 95% percentile interval from resampling the seeds of both experiments
-    (independently, with replacement). Returns ``cells`` (one row per cell), ``rho`` and ``ci``.
+    ``maps`` is ``{knob: (profiles, phase_table)}`` (from :func:`profile_sweep` and
+    :func:`phase_sweep`). Per cell of every map, the divergence depth of the source's profile
+    (:func:`tlcore.profiles.divergence_depth`, pooling the cell's seeds) and the validation-chosen
+    transfer depth; their Spearman correlation over all cells, with a 95% percentile interval from
+    resampling the seeds of both experiments (independently, with replacement). Returns ``cells``
+    (one row per cell), ``rho`` and ``ci``.
     """
-    predicted = _predicted_depths(profiles, knob, measure, baseline, level)
-    chosen = _chosen_depths(table, knob)
-    cells = pd.DataFrame({"divergence_depth": predicted, "chosen_depth": chosen}).dropna().reset_index()
+    parts = []
+    for knob, (profiles, table) in maps.items():
+        index, src = _curve_array(profiles, knob, measure, "source")
+        _, base = _curve_array(profiles, knob, measure, baseline)
+        _, floor = _curve_array(profiles, knob, measure, "floor")
+        vindex, val, depth = _val_array(table, knob)
+        if list(index) != list(vindex):
+            raise ValueError(f"the profiles and the phase table of {knob!r} cover different cells")
+        parts.append((knob, index, src, base, floor, val, depth))
 
-    def rho(p, c):
-        joined = pd.concat([p, c], axis=1).dropna()
-        if joined.iloc[:, 0].nunique() < 2 or joined.iloc[:, 1].nunique() < 2:
-            return np.nan
-        return float(scipy_stats.spearmanr(joined.iloc[:, 0], joined.iloc[:, 1]).statistic)
+    def correlate(p_idx, t_idx):
+        predicted, chosen = [], []
+        for _, _, src, base, floor, val, depth in parts:
+            predicted.append(depths_from_curves(src[:, p_idx].mean(1), base[:, p_idx].mean(1),
+                                                floor[:, p_idx].mean(1), level))
+            chosen.append(depth[val[:, :, t_idx].mean(axis=2).argmax(axis=1)])
+        predicted, chosen = np.concatenate(predicted), np.concatenate(chosen)
+        if np.ptp(predicted) == 0 or np.ptp(chosen) == 0:
+            return np.nan, predicted, chosen
+        return float(scipy_stats.spearmanr(predicted, chosen).statistic), predicted, chosen
 
-    point = rho(predicted, chosen)
+    n_p, n_t = parts[0][2].shape[1], parts[0][5].shape[2]
+    rho, predicted, chosen = correlate(np.arange(n_p), np.arange(n_t))
     rng = np.random.default_rng(seed)
-    p_seeds, t_seeds = sorted(profiles.seed.unique()), sorted(table.seed.unique())
-    boot = [rho(_predicted_depths(profiles, knob, measure, baseline, level, rng.choice(p_seeds, len(p_seeds))),
-                _chosen_depths(table, knob, rng.choice(t_seeds, len(t_seeds)))) for _ in range(n_boot)]
-    boot = np.array([b for b in boot if np.isfinite(b)])
-    ci = tuple(np.percentile(boot, [2.5, 97.5])) if len(boot) else (np.nan, np.nan)
-    return {"cells": cells, "rho": point, "ci": (float(ci[0]), float(ci[1])), "measure": measure,
-            "baseline": baseline, "level": level}
+    boot = np.array([correlate(rng.integers(0, n_p, n_p), rng.integers(0, n_t, n_t))[0] for _ in range(n_boot)])
+    boot = boot[np.isfinite(boot)]
+    ci = tuple(float(v) for v in np.percentile(boot, [2.5, 97.5])) if len(boot) else (np.nan, np.nan)
+    cells = pd.concat([pd.DataFrame({"knob": knob, "value": index.get_level_values(0),
+                                     "n_target": index.get_level_values(1)}) for knob, index, *_ in parts],
+                      ignore_index=True)
+    cells["divergence_depth"], cells["chosen_depth"] = predicted, chosen
+    return {"cells": cells, "rho": rho, "ci": ci, "measure": measure, "baseline": baseline, "level": level}
+
+
+def _predicted_depths(profiles: pd.DataFrame, knob: str, measure: str, baseline: str, level: float) -> pd.Series:
+    """Divergence depth per (knob value, n_target), pooling the cell's seeds."""
+    index, src = _curve_array(profiles, knob, measure, "source")
+    _, base = _curve_array(profiles, knob, measure, baseline)
+    _, floor = _curve_array(profiles, knob, measure, "floor")
+    return pd.Series(depths_from_curves(src.mean(1), base.mean(1), floor.mean(1), level), index=index)
 
 
 def _regrets(table: pd.DataFrame, by: list[str], choice: dict) -> np.ndarray:
@@ -437,5 +463,34 @@ def evaluate_predictor(profiles: pd.DataFrame, table: pd.DataFrame, knob: str, m
     for name, (choice, networks) in methods.items():
         r = _regrets(table, by, choice)
         rows.append({"method": name, "mean_regret": float(r.mean()),
-                     "sem": float(r.std(ddof=1) / np.sqrt(len(r))), "n_seeds": len(r), "networks": networks})
+                     "sem": float(r.std(ddof=1) / np.sqrt(len(r))), "n_seeds": len(r), "networks": networks,
+                     "per_seed": r.tolist()})
+    return pd.DataFrame(rows)
+
+
+def held_out_predictor(evaluations: dict) -> pd.DataFrame:
+    """The similarity predictor judged on maps it was not chosen on.
+
+    ``evaluations`` maps each knob to :func:`evaluate_predictor`'s table. For each map, the
+    similarity variant (measure and freezing) of lowest mean regret on the *other* maps is reported
+    on this one, next to the validation search, the standard recipe and scratch, with its paired
+    difference in regret from the validation search (mean ± SE over seeds; a tie within 2 SE).
+    """
+    if len(evaluations) < 2:
+        raise ValueError("a held-out choice needs at least two maps")
+    rows = []
+    for knob, table in evaluations.items():
+        others = pd.concat([t for k, t in evaluations.items() if k != knob])
+        similar = others[others.method.str.startswith("similarity")]
+        chosen = similar.groupby("method").mean_regret.mean().idxmin()
+        mine = table.set_index("method")
+        search = np.array(mine.loc["validation search", "per_seed"])
+        for method in (chosen, "validation search", "standard recipe (L, L)", "scratch (0, 0)"):
+            r = mine.loc[method]
+            d = np.array(r.per_seed) - search
+            sem = float(d.std(ddof=1) / np.sqrt(len(d))) if len(d) > 1 else 0.0
+            rows.append({"map": knob, "method": method, "mean_regret": r.mean_regret, "sem": r.sem,
+                         "minus_search": float(d.mean()), "minus_search_sem": sem,
+                         "vs_search": "tie" if abs(d.mean()) <= 2 * sem else ("worse" if d.mean() > 0 else "better"),
+                         "networks": int(r.networks)})
     return pd.DataFrame(rows)

@@ -436,10 +436,8 @@ def similarity_profiles(pair: TaskPair, n_targets: Sequence[int], seeds: Sequenc
         return None
     sources, _ = pretrain(pair.source, seeds, pair.family, **training)
     orders = [target.subsample_indices(target.n_train, s) for s in seeds]
-    pool = [Task(target.x_train[o[:target.n_train - n_probe]], target.y_train[o[:target.n_train - n_probe]],
-                 target.x_test, target.y_test, target.n_classes, target.name) for o in orders]
-    references = [train_fresh(p, [s], "reference", cfg.source_steps, like=sources[0], cfg=cfg)[0][0]
-                  for p, s in zip(pool, seeds)]
+    references = train_fresh(target, seeds, "reference", cfg.source_steps, like=sources[0],
+                             subsets=[o[:target.n_train - n_probe] for o in orders], cfg=cfg)[0]
     cells = [(n, si) for n in n_targets for si in range(len(seeds))]
     subsets = [orders[si][:n] for n, si in cells]
     nets = {role: train_fresh(target, [seeds[si] for _, si in cells], role, cfg.steps, like=sources[0],

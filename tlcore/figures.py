@@ -15,7 +15,13 @@ import pandas as pd
 
 from .analysis import summarise
 
-__all__ = ["png", "figure_slider", "plot_depth_curves", "plot_phase_diagram", "plot_matrix"]
+__all__ = ["png", "figure_slider", "plot_depth_curves", "plot_phase_diagram", "plot_matrix", "plot_profiles",
+           "plot_depth_link"]
+
+# The references of a calibrated profile (tlcore.profiles): how each is drawn.
+REFERENCE_STYLES = {"reference": dict(color="black", ls="-", label="identical source (other seed)"),
+                    "twin": dict(color="0.45", ls="--", label="twin: same examples, other seed"),
+                    "floor": dict(color="0.6", ls=":", label="floor: untrained network")}
 
 
 def png(fig, dpi: int = 90) -> bytes:
@@ -135,4 +141,58 @@ def plot_matrix(matrix: np.ndarray, xlabel: str, ylabel: str, title: str = "", v
     ax.set_ylabel(ylabel)
     ax.set_title(title, fontsize=10)
     fig.colorbar(im, ax=ax, fraction=0.046)
+    return fig
+
+
+def plot_profiles(bands: pd.DataFrame, knob: str, title: str = "", ax=None):
+    """Source profiles (one colour per ``knob`` value) over their references, mean ± SE over seeds.
+
+    ``bands`` is :func:`tlcore.claims.profile_bands` for one measure and one ``n_target``; the
+    references (twin, identical source, floor) are pooled over the knob's values, as they describe
+    the target side only.
+    """
+    if ax is None:
+        fig, ax = plt.subplots(figsize=(4.4, 3.4))
+    else:
+        fig = ax.figure
+    values = sorted(bands[knob].unique())
+    colours = plt.cm.plasma(np.linspace(0.05, 0.85, len(values)))
+    for curve, style in REFERENCE_STYLES.items():
+        ref = bands[bands.curve == curve].groupby("block")[["mean", "sem"]].mean()
+        if ref.empty:
+            continue
+        ax.plot(ref.index, ref["mean"], lw=1.6, **style)
+        ax.fill_between(ref.index, ref["mean"] - ref["sem"], ref["mean"] + ref["sem"], color=style["color"], alpha=0.15)
+    for colour, value in zip(colours, values):
+        g = bands[(bands.curve == "source") & (bands[knob] == value)].sort_values("block")
+        ax.errorbar(g.block, g["mean"], yerr=g["sem"], color=colour, marker="o", ms=4, capsize=2, lw=1.3,
+                    label=f"source, {knob}={value:g}")
+    ax.set_xticks(sorted(bands.block.unique()))
+    ax.set_xlabel("block (1 = nearest the input)")
+    ax.set_ylabel("similarity to the scratch target network")
+    ax.set_title(title, fontsize=10)
+    ax.grid(alpha=0.3)
+    return fig
+
+
+def plot_depth_link(cells: pd.DataFrame, n_blocks: int, title: str = "", ax=None):
+    """Measured optimal transfer depth against the profile's divergence depth, one bubble per pair of
+    values, its area the number of cells (``cells`` from :func:`tlcore.claims.depth_link`)."""
+    if ax is None:
+        fig, ax = plt.subplots(figsize=(3.8, 3.4))
+    else:
+        fig = ax.figure
+    counts = cells.groupby(["divergence_depth", "chosen_depth"]).size().reset_index(name="n")
+    ax.scatter(counts.divergence_depth, counts.chosen_depth, s=40 * counts.n, alpha=0.6, color="tab:blue")
+    for row in counts.itertuples():
+        ax.annotate(str(row.n), (row.divergence_depth, row.chosen_depth), ha="center", va="center", fontsize=8)
+    ax.plot([0, n_blocks], [0, n_blocks], color="0.6", lw=1, ls="--")
+    ax.set_xticks(range(n_blocks + 1))
+    ax.set_yticks(range(n_blocks + 1))
+    ax.set_xlim(-0.5, n_blocks + 0.5)
+    ax.set_ylim(-0.5, n_blocks + 0.5)
+    ax.set_xlabel("divergence depth (from the profile)")
+    ax.set_ylabel("optimal transfer depth (validation)")
+    ax.set_title(title, fontsize=10)
+    ax.grid(alpha=0.3)
     return fig

@@ -29,7 +29,8 @@ from .similarity import layerwise
 from .transfer import Protocol
 from .validation import as_tensor, check_int
 
-__all__ = ["block_similarity", "calibrated_profile", "divergence_depth", "normalised_profile", "predict_protocol"]
+__all__ = ["block_similarity", "calibrated_profile", "depths_from_curves", "divergence_depth", "normalised_profile",
+           "predict_protocol"]
 
 
 def block_similarity(reps_a: Sequence, reps_b: Sequence, measure: str, k: int = 10) -> np.ndarray:
@@ -79,6 +80,14 @@ def _mean_curve(profile: pd.DataFrame, curve: str) -> np.ndarray:
     return rows.groupby("block").value.mean().sort_index().to_numpy()
 
 
+def _ratio(source, baseline, floor) -> np.ndarray:
+    """(source - floor) / (baseline - floor), NaN where the baseline is not above the floor."""
+    source, baseline, floor = (np.asarray(v, dtype=float) for v in (source, baseline, floor))
+    gap = baseline - floor
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(gap > 0, (source - floor) / np.where(gap > 0, gap, 1.0), np.nan)
+
+
 def normalised_profile(profile: pd.DataFrame, baseline: str = "twin", floor: str = "floor") -> np.ndarray:
     """Per block, where the source sits between the floor (0) and the baseline (1), from pair means.
 
@@ -88,9 +97,16 @@ def normalised_profile(profile: pd.DataFrame, baseline: str = "twin", floor: str
     s, b, f = (_mean_curve(profile, c) for c in ("source", baseline, floor))
     if not len(s) == len(b) == len(f):
         raise ValueError("the source, baseline and floor curves cover different blocks")
-    gap = b - f
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return np.where(gap > 0, (s - f) / np.where(gap > 0, gap, 1.0), np.nan)
+    return _ratio(s, b, f)
+
+
+def depths_from_curves(source, baseline, floor, level: float = 0.5) -> np.ndarray:
+    """The rule of :func:`divergence_depth` on mean curves of shape ``(..., blocks)``, one depth per row."""
+    if not 0 < level <= 1.5:
+        raise ValueError(f"level={level!r} must lie in (0, 1.5] (a fraction of the floor-to-baseline gap)")
+    # a block where the baseline is not above the floor holds no evidence against the source: it matches
+    matches = np.nan_to_num(_ratio(source, baseline, floor), nan=np.inf) >= level
+    return np.where(matches.all(axis=-1), matches.shape[-1], np.argmin(matches, axis=-1))
 
 
 def divergence_depth(profile: pd.DataFrame, baseline: str = "twin", floor: str = "floor", level: float = 0.5) -> int:
@@ -99,12 +115,12 @@ def divergence_depth(profile: pd.DataFrame, baseline: str = "twin", floor: str =
     Block ``l`` matches when the source recovers at least ``level`` of the distance from the floor
     to the baseline (:func:`normalised_profile` >= ``level``); ``level=1`` asks for the baseline
     itself. The count stops at the first block that does not match, as a protocol transfers a
-    prefix. Blocks where the baseline does not rise above the floor do not match.
+    prefix. A block where the baseline does not rise above the floor (the scratch network learned
+    nothing there that the measure can see, as with very few target examples) holds no evidence
+    against the source, and matches.
     """
-    if not 0 < level <= 1.5:
-        raise ValueError(f"level={level!r} must lie in (0, 1.5] (a fraction of the floor-to-baseline gap)")
-    matches = np.nan_to_num(normalised_profile(profile, baseline, floor), nan=-np.inf) >= level
-    return int(len(matches) if matches.all() else np.argmin(matches))
+    s, b, f = (_mean_curve(profile, c) for c in ("source", baseline, floor))
+    return int(depths_from_curves(s, b, f, level))
 
 
 def predict_protocol(profile: pd.DataFrame, baseline: str = "twin", floor: str = "floor", level: float = 0.5,
