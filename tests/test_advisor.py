@@ -51,6 +51,7 @@ def test_cli_advises_and_writes_json(files):
     if rec["transfer_depth"]:  # paired margins: with the same seeds, the mean difference of the means
         assert rec["margin_over_scratch"] == pytest.approx(rec["val_acc"] - table[("", 0, 0)], abs=1e-9)
     assert "SE over 2 seeds" in result.stdout and "e-0" not in result.stdout  # no float noise
+    assert "advise: 100%" in result.stderr and "\r" not in result.stderr  # progress as plain lines in a log
 
 
 def test_csv_input_and_budget(files, tmp_path):

@@ -147,7 +147,7 @@ def _advise(args) -> int:
     try:
         advice = advise(task, sources, top_sources=args.top_sources, seeds=range(args.seeds),
                         budget_networks=args.budget, budget_seconds=args.budget_seconds,
-                        steps=args.steps, device=args.device, strategy=args.strategy)
+                        steps=args.steps, device=args.device, strategy=args.strategy, progress=True)
     except ValueError as exc:
         raise InputError(str(exc)) from None
     print(advice)

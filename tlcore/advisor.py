@@ -26,6 +26,7 @@ import torch
 from .experiments import (Run, TrainingConfig, candidate_sources, depth_sweep, evaluate_protocols, pretrain,
                           train_fresh)
 from .models import BlockModel, build_like
+from .progress import bar as progress_bar
 from .profiles import calibrated_profile, normalised_profile, predict_protocol
 from .seeds import derive_seed, torch_generator
 from .selection import rank_sources
@@ -226,10 +227,6 @@ def advise(target: Task, sources: Mapping[str, BlockModel], *, top_sources: int 
     networks as the floor, on all the target's training inputs) gives the protocol ``(d, d)``
     (:func:`tlcore.profiles.predict_protocol`), which alone is trained. It needs at least two seeds.
     """
-    import sys
-
-    from tqdm import tqdm
-
     check_known("similarity measure", measure, MEASURES)
     check_known("similarity measure", profile_measure, MEASURES)
     check_known("strategy", strategy, STRATEGIES)
@@ -274,8 +271,7 @@ def advise(target: Task, sources: Mapping[str, BlockModel], *, top_sources: int 
                          f"{len(seeds)} seeds x {chosen_count} source(s) besides scratch")
 
     clock = _Clock(budget_seconds)
-    bar = tqdm(total=1 + chosen_count, desc="advise", unit="training call",
-               disable=not sys.stderr.isatty() if progress is None else not progress)
+    bar = progress_bar(total=1 + chosen_count, desc="advise", unit="training call", enabled=progress)
     first = next(iter(sources.values()))
     scratch, scratch_val = train_fresh(train, seeds, "scratch", steps, like=first, cfg=cfg)
     ranking = rank_sources(scratch, train.x_train, sources, measure=measure, k=min(10, train.n_train - 1))

@@ -19,6 +19,8 @@ import sys
 import tempfile
 from pathlib import Path
 
+from .progress import bar_options
+
 __all__ = ["ChapterError", "find_book", "chapters", "chapter_parameters", "check_parameters", "run_chapter",
            "main"]
 
@@ -109,7 +111,7 @@ def run_chapter(name: str, parameters: dict | None = None, output: str | Path | 
         raise ChapterError(f"cannot write {str(output)!r} ({exc.strerror})") from None
     try:
         papermill.execute_notebook(jupytext.read(path), tmp, parameters=parameters, cwd=str(path.parent),
-                                   kernel_name="python3", progress_bar=progress)
+                                   kernel_name="python3", progress_bar=bar_options() if progress else False)
     except papermill.PapermillExecutionError as exc:
         Path(tmp).unlink(missing_ok=True)
         raise ChapterError(f"chapter {path.stem!r} failed in cell {exc.exec_count}: {exc.ename}: "

@@ -14,7 +14,6 @@ import ast
 import hashlib
 import itertools
 import os
-import sys
 from concurrent.futures import Executor, ProcessPoolExecutor, as_completed
 from functools import lru_cache
 from pathlib import Path
@@ -25,6 +24,7 @@ import torch
 from ._version import __version__
 from .cache import ResultsCache, config_key
 from .experiments import EXPERIMENTS, training_defaults
+from .progress import bar as progress_bar
 from .validation import check_known, resolve_device
 
 __all__ = ["run", "cell_config", "code_fingerprint", "default_cache_dir", "process_pool"]
@@ -152,8 +152,6 @@ def run(experiment: str, grid: dict, cache_dir, executor=None, progress: bool | 
     grid order, each with a column per scalar grid parameter; ``table.attrs["computed"]`` and
     ``["cached"]`` count the cells of each kind.
     """
-    from tqdm import tqdm
-
     check_known("experiment", experiment, EXPERIMENTS)
     cells, params = _cells(grid, fixed)
     _check_executor(executor)
@@ -174,8 +172,7 @@ def run(experiment: str, grid: dict, cache_dir, executor=None, progress: bool | 
     cached = len(first) - len(todo)
     if todo:
         cache.check_writable()
-    bar = tqdm(total=len(first), initial=cached, desc=f"{experiment} cells", unit="cell",
-               disable=not sys.stderr.isatty() if progress is None else not progress)
+    bar = progress_bar(total=len(first), desc=f"{experiment} cells", unit="cell", enabled=progress, initial=cached)
 
     locks, waiting = {}, []
     for i in todo:  # cells another sweep is computing are waited for at the end
