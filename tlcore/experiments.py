@@ -413,10 +413,10 @@ def similarity_profiles(pair: TaskPair, n_targets: Sequence[int], seeds: Sequenc
     each ``n_target`` a scratch network trains on the same target subset as that seed's members in
     :func:`depth_sweep`, so the profiles of a cell describe the very networks whose transfer
     accuracies the depth sweep measures. References: ``"twin"`` (same examples, another
-    initialisation), ``"reference"`` (the target's pool with the source's budget: an identical
-    source) and ``"floor"`` (untrained). The probe
-    inputs are the last ``n_probe`` of the seed's target pool, the part :func:`depth_sweep` keeps
-    for validation; only their inputs are used, never their labels. One row per (n_target, seed,
+    initialisation), ``"reference"`` (an identical source: trained with the source's budget on the
+    target pool's examples that no scratch network and no probe uses) and ``"floor"`` (untrained).
+    The probe inputs are the last ``n_probe`` of the seed's target pool, the part :func:`depth_sweep`
+    keeps for validation; only their inputs are used, never their labels. One row per (n_target, seed,
     measure, curve, block). ``dry_run=True`` checks every argument and returns None.
     """
     cfg = _config(training)
@@ -428,16 +428,20 @@ def similarity_profiles(pair: TaskPair, n_targets: Sequence[int], seeds: Sequenc
     target = pair.target
     check_int("n_probe", n_probe, low=2)
     check_k(k, n_probe)
+    if not n_targets:
+        raise ValueError("n_targets is empty")
     for n in n_targets:
-        if check_int("n_target", n, low=1) + n_probe > target.n_train:
-            raise ValueError(f"n_target={n} plus n_probe={n_probe} is more than the target's training set "
-                             f"({target.n_train} examples)")
+        if 2 * check_int("n_target", n, low=1) + n_probe > target.n_train:
+            raise ValueError(f"n_target={n} and n_probe={n_probe} leave too few of the target's {target.n_train} "
+                             f"examples for the identical source (it needs at least n_target of its own)")
     if dry_run:
         return None
     sources, _ = pretrain(pair.source, seeds, pair.family, **training)
     orders = [target.subsample_indices(target.n_train, s) for s in seeds]
+    # the identical source learns from the pool's examples that no scratch network and no probe uses
+    unused = slice(max(n_targets), target.n_train - n_probe)
     references = train_fresh(target, seeds, "reference", cfg.source_steps, like=sources[0],
-                             subsets=[o[:target.n_train - n_probe] for o in orders], cfg=cfg)[0]
+                             subsets=[o[unused] for o in orders], cfg=cfg)[0]
     cells = [(n, si) for n in n_targets for si in range(len(seeds))]
     subsets = [orders[si][:n] for n, si in cells]
     nets = {role: train_fresh(target, [seeds[si] for _, si in cells], role, cfg.steps, like=sources[0],

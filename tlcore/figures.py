@@ -96,7 +96,7 @@ def plot_phase_diagram(cells: pd.DataFrame, knob: str, n_blocks: int, title: str
 
     grid = cells.pivot(index="n_target", columns=knob, values="best_transfer_depth").sort_index(ascending=False)
     if ax is None:
-        fig, ax = plt.subplots(figsize=(6.4, 4.2))
+        fig, ax = plt.subplots(figsize=(7.2, 4.8))
     else:
         fig = ax.figure
     cmap = plt.get_cmap("viridis", n_blocks + 1)
@@ -108,10 +108,10 @@ def plot_phase_diagram(cells: pd.DataFrame, knob: str, n_blocks: int, title: str
         shade = cmap(norm(cell.best_transfer_depth))
         ink = "black" if 0.299 * shade[0] + 0.587 * shade[1] + 0.114 * shade[2] > 0.5 else "white"
         ax.text(j, i, f"({cell.best_transfer_depth},{cell.best_frozen_depth})\np={cell.p_optimal:.2f}",
-                ha="center", va="center", color=ink, fontsize=7.5)
-        if not cell.significant:
-            ax.add_patch(Rectangle((j - 0.5, i - 0.5), 1, 1, fill=False, hatch="//", edgecolor=(1, 1, 1, 0.45),
-                                   linewidth=0))
+                ha="center", va="center", color=ink, fontsize=8.5, fontweight="bold")
+        if not cell.significant:  # hatching in the text's colour, so it shows on yellow as on purple
+            ax.add_patch(Rectangle((j - 0.5, i - 0.5), 1, 1, fill=False, hatch="//", linewidth=0,
+                                   edgecolor=(0, 0, 0, 0.35) if ink == "black" else (1, 1, 1, 0.5)))
         if getattr(cell, "c2", False):
             ax.add_patch(Rectangle((j - 0.47, i - 0.47), 0.94, 0.94, fill=False, edgecolor="red", linewidth=2))
     ax.set_xticks(range(len(cols)), [f"{v:g}" for v in cols])
@@ -135,12 +135,13 @@ def plot_matrix(matrix: np.ndarray, xlabel: str, ylabel: str, title: str = "", v
     ticks = ticks if ticks is not None else range(1, matrix.shape[0] + 1)
     ax.set_xticks(range(matrix.shape[1]), list(range(1, matrix.shape[1] + 1)))
     ax.set_yticks(range(matrix.shape[0]), list(ticks))
+    middle = vmin + 0.6 * (vmax - vmin)  # viridis turns light above about 60% of its range
     for (i, j), v in np.ndenumerate(matrix):
-        ax.text(j, i, f"{v:.2f}", ha="center", va="center", color="white" if v < 0.6 else "black", fontsize=8)
+        ax.text(j, i, f"{v:.2f}", ha="center", va="center", color="white" if v < middle else "black", fontsize=8.5)
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
     ax.set_title(title, fontsize=10)
-    fig.colorbar(im, ax=ax, fraction=0.046)
+    fig.colorbar(im, ax=ax, fraction=0.046, pad=0.03)
     return fig
 
 
