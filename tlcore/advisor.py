@@ -224,8 +224,9 @@ def advise(target: Task, sources: Mapping[str, BlockModel], *, top_sources: int 
 
     ``strategy="similarity"`` trains no candidate protocol: the best-ranked source's calibrated
     profile (``profile_measure``; the scratch networks of the other seeds serve as twins, untrained
-    networks as the floor, on all the target's training inputs) gives the protocol ``(d, d)``
-    (:func:`tlcore.profiles.predict_protocol`), which alone is trained. It needs at least two seeds.
+    networks as the floor, on all the target's training inputs) gives the protocol ``(d, 0)``
+    (:func:`tlcore.profiles.predict_protocol`; fine-tuned, the variant of lower regret on the
+    transfer-depth chapter's maps), which alone is trained. It needs at least two seeds.
     """
     check_known("similarity measure", measure, MEASURES)
     check_known("similarity measure", profile_measure, MEASURES)
@@ -287,7 +288,7 @@ def advise(target: Task, sources: Mapping[str, BlockModel], *, top_sources: int 
         k = min(10, target.n_train - 1)
         profile = calibrated_profile(source, scratch, {"twin": twins, "floor": blank}, target.x_train,
                                      profile_measure, k=k)
-        predicted = predict_protocol(profile)
+        predicted = predict_protocol(profile, freeze=False)  # fine-tuned: the better variant on the phase maps
         protocols = [predicted] if predicted.transfer_depth > 0 else []
         notes.append(f"strategy 'similarity': {profile_measure} profile of {name!r} relative to twin scratch "
                      f"networks (floor 0, twin 1), per block: "

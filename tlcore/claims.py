@@ -489,8 +489,8 @@ def held_out_predictor(evaluations: dict) -> pd.DataFrame:
             r = mine.loc[method]
             d = np.array(r.per_seed) - search
             sem = float(d.std(ddof=1) / np.sqrt(len(d))) if len(d) > 1 else 0.0
-            rows.append({"map": knob, "method": method, "mean_regret": r.mean_regret, "sem": r.sem,
+            rows.append({"map": knob, "method": method, "mean_regret": r["mean_regret"], "sem": r["sem"],
                          "minus_search": float(d.mean()), "minus_search_sem": sem,
                          "vs_search": "tie" if abs(d.mean()) <= 2 * sem else ("worse" if d.mean() > 0 else "better"),
-                         "networks": int(r.networks)})
+                         "networks": int(r["networks"])})
     return pd.DataFrame(rows)
