@@ -152,6 +152,25 @@ class Visit:
         self.context.close()
 
 
+# Figures with no caption: a glued figure without <figcaption>, or a cell showing an image or a slider
+# whose next paragraph is not an italic caption (a paragraph that starts with <em>).
+CAPTIONLESS = """() => {
+    const bad = [];
+    document.querySelectorAll('figure').forEach(f => {
+        if (f.querySelector('img') && !f.querySelector('figcaption')) bad.push('figure ' + (f.id || '?'));
+    });
+    document.querySelectorAll('div.cell').forEach(c => {
+        if (!c.querySelector('.cell_output img, .cell_output .widget-slider')) return;
+        const next = c.nextElementSibling;
+        const first = next && next.tagName === 'P' ? next.firstChild : null;
+        const italic = first && first.nodeType === 1 && first.tagName === 'EM';
+        if (!italic) bad.push(((c.querySelector('.cell_input') || {innerText: '(hidden code)'}).innerText.trim()
+                                .split('\\n')[0] || '(hidden code)').slice(0, 80));
+    });
+    return bad;
+}"""
+
+
 def _chapter_pages(site):
     return {name: site / "book" / f"{path.stem}.html" for name, path in chapters(ROOT).items()}
 
@@ -184,6 +203,10 @@ def test_chapter_page(site, browser, name):
     broken = page.evaluate("""() => Array.from(document.querySelectorAll('.cell_output img'))
         .filter(i => !(i.complete && i.naturalWidth > 0)).map(i => i.src.slice(0, 80))""")
     problems += [f"image did not load: {src}" for src in broken]
+    problems += [f"figure without a caption: {c!r}" for c in page.evaluate(CAPTIONLESS)]
+    wide = page.evaluate("() => document.documentElement.scrollWidth - window.innerWidth")
+    if wide > 2:
+        problems.append(f"the page is {wide} px wider than the window (an overflowing table, code or figure)")
     views = page.locator('script[type="application/vnd.jupyter.widget-view+json"]').count()
     if page.locator(".widget-slider").count() != views:
         problems.append(f"{views} widget views but {page.locator('.widget-slider').count()} sliders: "
