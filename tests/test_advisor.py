@@ -36,9 +36,10 @@ def _run(*args):
 def test_cli_advises_and_writes_json(files):
     out = files / "advice.json"
     result = _run("--target", files / "target.npz", "--source", files / "near.pt", "--source", files / "far.pt",
-                  "--json", out, "--steps", "150", "--seeds", "2")
+                  "--json", out, "--steps", "150", "--seeds", "2", "--plot", files / "advice.png")
     assert result.returncode == 0, result.stderr
     assert "Recommendation:" in result.stdout
+    assert (files / "advice.png").read_bytes()[:4] == b"\x89PNG" and "written" in result.stdout
     advice = json.loads(out.read_text())
     rec = advice["recommendation"]
     assert rec["source"] in {"near", "far"} and 0 <= rec["frozen_depth"] <= rec["transfer_depth"] <= 2
@@ -110,6 +111,8 @@ BAD = [
      "strategy 'similarity' needs at least 2 seeds"),
     ("unknown device", lambda f, t: [*_target(f), "--device", "tpu"], "unknown device 'tpu'"),
     ("json into a missing folder", lambda f, t: [*_target(f), "--json", t / "no" / "a.json"], "does not exist"),
+    ("plot into a missing folder", lambda f, t: [*_target(f), "--plot", t / "no" / "a.png"], "--plot"),
+    ("plot of an unknown format", lambda f, t: [*_target(f), "--plot", t / "a.txt"], "must end in .png"),
     ("missing file", lambda f, t: ["--target", t / "nope.npz", "--source", f / "near.pt"], "no data file"),
     ("wrong array names", lambda f, t: ["--target", _npz(t, a=np.zeros((5, 16)), b=np.zeros(5)),
                                         "--source", f / "near.pt"], "lacks array(s) ['x', 'y']"),
@@ -173,8 +176,10 @@ def test_time_budget_is_checked_between_training_calls(files):
 def test_similarity_strategy_predicts_from_the_profile_and_trains_little(files):
     out = files / "cheap.json"
     result = _run("--target", files / "target.npz", "--source", files / "near.pt", "--source", files / "far.pt",
-                  "--json", out, "--steps", "150", "--seeds", "3", "--strategy", "similarity")
+                  "--json", out, "--steps", "150", "--seeds", "3", "--strategy", "similarity",
+                  "--plot", files / "cheap.png")
     assert result.returncode == 0, result.stderr
+    assert (files / "cheap.png").read_bytes()[:4] == b"\x89PNG"
     advice = json.loads(out.read_text())
     rec = advice["recommendation"]
     assert rec["strategy"] == "similarity" and rec["source"] in {"near", ""}

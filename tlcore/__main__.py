@@ -63,15 +63,15 @@ def load_data(path: str, label_column: str | None = None) -> dict:
     raise InputError(f"{path!r}: expected a .npz or .csv file")
 
 
-def _writable(path: str) -> None:
+def _writable(path: str, flag: str = "--json") -> None:
     """Refuse an output path that cannot be written, before any work is done."""
     p = Path(path)
     if p.is_dir():
-        raise InputError(f"--json {path!r} is a folder, not a file")
+        raise InputError(f"{flag} {path!r} is a folder, not a file")
     if not p.parent.is_dir():
-        raise InputError(f"--json {path!r}: folder {str(p.parent)!r} does not exist")
+        raise InputError(f"{flag} {path!r}: folder {str(p.parent)!r} does not exist")
     if not os.access(p.parent, os.W_OK) or (p.exists() and not os.access(p, os.W_OK)):
-        raise InputError(f"--json {path!r} is not writable")
+        raise InputError(f"{flag} {path!r} is not writable")
 
 
 def _task(path: str, label_column: str | None, standardise: bool):
@@ -132,6 +132,10 @@ def _advise(args) -> int:
         raise InputError(str(exc)) from None
     if args.json:
         _writable(args.json)
+    if args.plot:
+        _writable(args.plot, "--plot")
+        if Path(args.plot).suffix.lower() not in (".png", ".pdf", ".svg"):
+            raise InputError(f"--plot {args.plot!r}: the file name must end in .png, .pdf or .svg")
     stems = [Path(p).stem for p in args.source]
     repeated = sorted({s for s in stems if stems.count(s) > 1})
     if repeated:
@@ -158,6 +162,15 @@ def _advise(args) -> int:
             print(advice.to_json(indent=2))  # nothing computed is lost
             raise InputError(f"could not write --json {args.json!r} ({exc.strerror}); the advice is printed above")
         print(f"written {args.json}")
+    if args.plot:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        try:
+            advice.plot(args.plot)
+        except OSError as exc:
+            raise InputError(f"could not write --plot {args.plot!r} ({exc.strerror}); the advice is printed above")
+        print(f"written {args.plot}")
     return 0
 
 
@@ -174,6 +187,8 @@ def main(argv=None) -> int:
     adv.add_argument("--target", required=True, help=".npz (x, y[, x_test, y_test]) or .csv")
     adv.add_argument("--source", required=True, action="append", help="a model saved by tlcore (repeatable)")
     adv.add_argument("--json", help="also write the advice as JSON to this file (checked before training)")
+    adv.add_argument("--plot", help="also draw every protocol tried (validation accuracy per source) to this "
+                                    ".png, .pdf or .svg file (checked before training)")
     adv.add_argument("--budget", type=int, default=None, help="at most this many networks trained")
     adv.add_argument("--budget-seconds", type=float, default=None,
                      help="stop trying further sources after this many seconds")

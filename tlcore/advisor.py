@@ -78,6 +78,18 @@ class Advice:
                             "protocols": self.protocols.to_dict(orient="records"),
                             "notes": list(self.notes)})
 
+    def plot(self, path=None):
+        """A figure of every protocol tried (validation accuracy per source); saved to ``path`` if given."""
+        from .figures import plot_protocols
+
+        r = self.recommendation
+        title = (f"recommended: {r['protocol']}" + (f" from {r['source']!r}" if r["source"] else "")
+                 + f" ({r.get('strategy', 'search')})")
+        fig = plot_protocols(self.protocols, title=title)
+        if path is not None:
+            fig.savefig(path, dpi=110, bbox_inches="tight")
+        return fig
+
     def to_json(self, **kw) -> str:
         return json.dumps(self.to_dict(), allow_nan=False, **kw)
 

@@ -16,7 +16,7 @@ import pandas as pd
 from .analysis import summarise
 
 __all__ = ["png", "figure_slider", "plot_depth_curves", "plot_phase_diagram", "plot_matrix", "plot_profiles",
-           "plot_depth_link"]
+           "plot_depth_link", "plot_protocols"]
 
 # The references of a calibrated profile (tlcore.profiles): how each is drawn.
 REFERENCE_STYLES = {"reference": dict(color="black", ls="-", label="identical source (other seed)"),
@@ -197,4 +197,37 @@ def plot_depth_link(cells: pd.DataFrame, n_blocks: int, title: str = "", ax=None
     ax.set_ylabel("optimal transfer depth (validation)")
     ax.set_title(title, fontsize=10)
     ax.grid(alpha=0.3)
+    return fig
+
+
+def plot_protocols(protocols: pd.DataFrame, title: str = "", ax=None):
+    """Validation accuracy of every protocol tried, one colour per source (mean ± SE over seeds).
+
+    ``protocols`` is :attr:`tlcore.advisor.Advice.protocols`: one row per (source, protocol) with
+    ``val_acc``, ``val_sem`` and ``n_seeds``; scratch (empty ``source``) is drawn as a band.
+    """
+    rows = protocols[protocols.source != ""].sort_values(["source", "transfer_depth", "frozen_depth"])
+    labels = sorted({(int(t), int(f)) for t, f in zip(rows.transfer_depth, rows.frozen_depth)})
+    if ax is None:
+        fig, ax = plt.subplots(figsize=(max(5.0, 0.55 * len(labels) + 2.5), 3.6))
+    else:
+        fig = ax.figure
+    scratch = protocols[protocols.source == ""]
+    if len(scratch):
+        s = scratch.iloc[0]
+        ax.axhspan(s.val_acc - s.val_sem, s.val_acc + s.val_sem, color="0.85", zorder=0)
+        ax.axhline(s.val_acc, color="0.4", ls="--", lw=1, label="scratch (0, 0)")
+    sources = list(dict.fromkeys(rows.source))
+    width = 0.8 / max(1, len(sources))
+    for i, (name, g) in enumerate(rows.groupby("source", sort=False)):
+        x = [labels.index((int(t), int(f))) + (i - (len(sources) - 1) / 2) * width
+             for t, f in zip(g.transfer_depth, g.frozen_depth)]
+        ax.errorbar(x, g.val_acc, yerr=g.val_sem, fmt="o", ms=5, capsize=2, label=f"source {name!r}")
+    ax.set_xticks(range(len(labels)), [f"({t}, {f})" for t, f in labels], rotation=45, ha="right")
+    ax.set_xlabel("protocol (transfer depth, frozen depth)")
+    n = int(protocols.n_seeds.max()) if len(protocols) else 0
+    ax.set_ylabel(f"validation accuracy\n(mean ± SE, {n} seeds)")
+    ax.set_title(title, fontsize=10)
+    ax.grid(alpha=0.3, axis="y")
+    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.02, 1))
     return fig
