@@ -27,7 +27,7 @@ from .similarity import MEASURES, layerwise
 from .tasks import FAMILIES, Task, TaskPair, make_pair
 from .train import fit
 from .transferability import BASELINES, source_outputs
-from .transfer import Protocol, all_protocols, initialise_target
+from .transfer import BlockPlan, Protocol, all_protocols, initialise_target
 from .validation import check_int, check_k, check_known
 
 __all__ = ["TrainingConfig", "Run", "train_fresh", "pretrain", "train_scratch", "evaluate_protocols",
@@ -129,10 +129,12 @@ def evaluate_protocols(runs: Sequence[Run], protocols: Sequence, task: Task,
     """Train every (run, protocol) member in one batched call; accuracy on each evaluation set.
 
     Member ``(i, j)`` starts from ``initialise_target(runs[i].source, protocols[j], ...)`` and trains
-    ``cfg.steps`` steps on ``task.x_train[runs[i].subset]``. ``eval_sets`` maps a name to ``(x, y)``;
-    returns ``{name: accuracy array of shape (len(runs), len(protocols))}``.
+    ``cfg.steps`` steps on ``task.x_train[runs[i].subset]``; a protocol is a prefix ``(t, f)`` or a
+    per-block :class:`tlcore.transfer.BlockPlan` (or its code, e.g. ``"TFF"``), and one call may mix
+    both. ``eval_sets`` maps a name to ``(x, y)``; returns ``{name: accuracy array of shape
+    (len(runs), len(protocols))}``.
     """
-    protocols = [p if isinstance(p, Protocol) else Protocol(*p) for p in protocols]
+    protocols = [p if isinstance(p, (Protocol, BlockPlan, str)) else Protocol(*p) for p in protocols]
     members, subsets, data_seeds = [], [], []
     for run in runs:
         for p in protocols:

@@ -10,6 +10,12 @@ full fine-tuning       ``(L, 0)``
 incremental defrosting ``(L, f)``
 first layers only      ``(l, l)`` frozen, ``(l, 0)`` fine-tuned
 =====================  =========================
+
+Beyond the paper, a :class:`BlockPlan` says for each block separately whether it is re-initialised
+(``R``), transferred and trained (``T``) or transferred and frozen (``F``): "train only the first
+blocks" (``TTF``) or "train only block 2" (``FTF``) are plans that no prefix protocol can express.
+A prefix protocol ``(t, f)`` is the plan ``F * f + T * (t - f) + R * (L - t)``, and
+:func:`initialise_target` gives the same network for both.
 """
 from __future__ import annotations
 
@@ -19,8 +25,8 @@ from dataclasses import dataclass
 from .models import BlockModel, build_like
 from .validation import check_int
 
-__all__ = ["Protocol", "initialise_target", "all_protocols", "candidate_protocols", "FAMILIES",
-           "family_of"]
+__all__ = ["Protocol", "BlockPlan", "as_plan", "initialise_target", "all_protocols", "candidate_protocols",
+           "surgical_plans", "FAMILIES", "family_of"]
 
 
 @dataclass(frozen=True, order=True)
@@ -71,6 +77,71 @@ class Protocol:
         return cls(n_blocks, n_blocks - n_defrosted)
 
 
+ACTIONS = {"R": "re-initialise", "T": "transfer and train", "F": "transfer and freeze"}
+
+
+@dataclass(frozen=True, order=True)
+class BlockPlan:
+    """Per block, from the input: ``"R"`` re-initialise, ``"T"`` transfer and train, ``"F"`` transfer and freeze.
+
+    ``code`` is one letter per block, e.g. ``"TFF"`` (train the first block, keep the others
+    frozen). The readout is always new and trained.
+    """
+
+    code: str
+
+    def __post_init__(self):
+        if not isinstance(self.code, str) or not self.code:
+            raise ValueError(f"a block plan is a non-empty string of R/T/F, got {self.code!r}")
+        bad = sorted(set(self.code) - set(ACTIONS))
+        if bad:
+            raise ValueError(f"block plan {self.code!r}: unknown action(s) {bad}; expected R (re-initialise), "
+                             "T (transfer and train) or F (transfer and freeze)")
+
+    def check(self, n_blocks: int) -> "BlockPlan":
+        """Raise unless the plan has one action per block of a network of ``n_blocks`` blocks."""
+        if len(self.code) != n_blocks:
+            raise ValueError(f"block plan {self.code!r} has {len(self.code)} actions for a network of "
+                             f"{n_blocks} blocks")
+        return self
+
+    @classmethod
+    def from_protocol(cls, protocol: "Protocol | tuple", n_blocks: int) -> "BlockPlan":
+        """The plan of a prefix protocol ``(t, f)``: ``F * f + T * (t - f) + R * (n_blocks - t)``."""
+        p = protocol if isinstance(protocol, Protocol) else Protocol(*protocol)
+        p.check(n_blocks)
+        return cls("F" * p.frozen_depth + "T" * (p.transfer_depth - p.frozen_depth) + "R" * (n_blocks - p.transfer_depth))
+
+    @property
+    def prefix(self) -> "Protocol | None":
+        """The prefix protocol this plan is, or None when no ``(t, f)`` expresses it."""
+        f = len(self.code) - len(self.code.lstrip("F"))
+        t = f + len(self.code[f:]) - len(self.code[f:].lstrip("T"))
+        return Protocol(t, f) if set(self.code[t:]) <= {"R"} else None
+
+    @property
+    def name(self) -> str:
+        p = self.prefix
+        return f"{self.code} = {p.name}" if p is not None else self.code
+
+
+def as_plan(protocol, n_blocks: int) -> BlockPlan:
+    """Any protocol (a :class:`Protocol`, a ``(t, f)`` pair, a :class:`BlockPlan` or its code) as a checked plan."""
+    if isinstance(protocol, BlockPlan):
+        return protocol.check(n_blocks)
+    if isinstance(protocol, str):
+        return BlockPlan(protocol).check(n_blocks)
+    return BlockPlan.from_protocol(protocol, n_blocks)
+
+
+def surgical_plans(n_blocks: int) -> list[BlockPlan]:
+    """Surgical fine-tuning (Lee et al. 2023): train only the first ``k`` blocks and freeze the rest
+    (``k = 1 .. L-1``), or train only block ``i``; everything transferred, the readout retrained."""
+    first = {BlockPlan("T" * k + "F" * (n_blocks - k)) for k in range(1, n_blocks)}
+    single = {BlockPlan("F" * i + "T" + "F" * (n_blocks - i - 1)) for i in range(n_blocks)}
+    return sorted(first | single)
+
+
 def all_protocols(n_blocks: int, frozen: bool = True, fine_tuned: bool = True) -> list[Protocol]:
     """``(l, l)`` and/or ``(l, 0)`` for every ``l`` in ``0..n_blocks``, scratch once, sorted."""
     out = set()
@@ -104,29 +175,29 @@ def family_of(name: str, n_blocks: int) -> list[Protocol]:
     return [p for p in candidate_protocols(n_blocks) if keep(p.transfer_depth, p.frozen_depth, n_blocks)]
 
 
-def initialise_target(source_model: BlockModel, protocol: Protocol | tuple, n_classes: int,
-                      seed: int, transferred_lr_scale: float = 1.0) -> BlockModel:
+def initialise_target(source_model: BlockModel, protocol, n_classes: int, seed: int,
+                      transferred_lr_scale: float = 1.0) -> BlockModel:
     """The target network a protocol starts from: source blocks copied and frozen as it says.
 
-    The new model has the source's architecture with a readout for ``n_classes``, freshly
-    initialised from ``seed``; its first ``transfer_depth`` blocks are copies of the source's and
-    the first ``frozen_depth`` of them have ``requires_grad = False`` (the training engine reads
-    this flag). Transferred blocks that train are listed in ``model.lr_scale`` (parameter name ->
-    ``transferred_lr_scale``): the engine multiplies their learning rate by it (fine-tuning gently, as is common in
-    practice, without touching the re-initialised blocks). The source model is not modified.
+    ``protocol`` is a prefix :class:`Protocol` (or ``(t, f)`` pair) or a :class:`BlockPlan` (or its
+    code). The new model has the source's architecture with a readout for ``n_classes``, freshly
+    initialised from ``seed``; the blocks the plan transfers are copies of the source's, and the
+    frozen ones have ``requires_grad = False`` (the training engine reads this flag). Transferred
+    blocks that train are listed in ``model.lr_scale`` (parameter name -> ``transferred_lr_scale``):
+    the engine multiplies their learning rate by it (fine-tuning gently, as is common in practice,
+    without touching the re-initialised blocks). The source model is not modified.
     """
     if not transferred_lr_scale > 0:
         raise ValueError(f"transferred_lr_scale={transferred_lr_scale!r} must be positive")
-    if not isinstance(protocol, Protocol):
-        protocol = Protocol(*protocol)
-    protocol.check(source_model.n_blocks)
+    plan = as_plan(protocol, source_model.n_blocks)
     model = build_like(source_model, n_classes=n_classes, seed=seed)
-    for i in range(protocol.transfer_depth):
-        model.blocks[i].load_state_dict(copy.deepcopy(source_model.blocks[i].state_dict()))
-    for i in range(protocol.frozen_depth):
-        model.blocks[i].requires_grad_(False)
+    for i, action in enumerate(plan.code):
+        if action in "TF":
+            model.blocks[i].load_state_dict(copy.deepcopy(source_model.blocks[i].state_dict()))
+        if action == "F":
+            model.blocks[i].requires_grad_(False)
     if transferred_lr_scale != 1.0:
         model.lr_scale = {f"blocks.{i}.{name}": float(transferred_lr_scale)
-                          for i in range(protocol.frozen_depth, protocol.transfer_depth)
+                          for i, action in enumerate(plan.code) if action == "T"
                           for name, _ in model.blocks[i].named_parameters()}
     return model
