@@ -69,3 +69,17 @@ def test_prefix_plans_train_exactly_like_their_protocols():
     mixed = evaluate_protocols(runs, [*prefixes, "TFF", "FTF"], pair.target, evals, cfg)["test"]
     assert (a == b).all() and (mixed[:, :4] == a).all()
     assert not (mixed[:, 4] == mixed[:, 5]).all()  # two surgical plans are two different networks
+
+
+def test_depth_sweep_of_plans_has_a_plan_column_and_refuses_a_mix():
+    from tlcore.experiments import depth_sweep
+
+    pair = hidden_manifold_pair(0.3, 0.3, seed=0, n_source=800, n_target_pool=400, n_test=300)
+    small = dict(width=16, depth=3, source_steps=100, steps=60, device="cpu")
+    table = depth_sweep(pair, [40], ["RRR", "TFF", "FTR"], seeds=[0, 1], n_val=100, **small)
+    assert list(table.plan) == ["RRR", "TFF", "FTR"] * 2 and "transfer_depth" not in table
+    prefix = depth_sweep(pair, [40], [(0, 0), (2, 1)], seeds=[0, 1], n_val=100, **small)
+    # the same networks, whichever way the protocols are written
+    assert table[table.plan.isin(["RRR", "FTR"])].test_acc.tolist() == prefix.test_acc.tolist()
+    with pytest.raises(ValueError, match="mix prefix pairs and block plans"):
+        depth_sweep(pair, [40], [(0, 0), "TFF"], seeds=[0], dry_run=True, **small)

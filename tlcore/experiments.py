@@ -27,7 +27,7 @@ from .similarity import MEASURES, layerwise
 from .tasks import FAMILIES, Task, TaskPair, make_pair
 from .train import fit
 from .transferability import BASELINES, source_outputs
-from .transfer import BlockPlan, Protocol, all_protocols, initialise_target
+from .transfer import BlockPlan, Protocol, all_protocols, as_plan, initialise_target
 from .validation import check_int, check_k, check_known
 
 __all__ = ["TrainingConfig", "Run", "train_fresh", "pretrain", "train_scratch", "evaluate_protocols",
@@ -164,12 +164,26 @@ def train_scratch(task: Task, like: BlockModel, seeds: Sequence[int], subsets: S
 # --------------------------------------------------------------------------- the transfer-depth sweep
 
 
-def _protocol_list(protocols, depth: int) -> list[Protocol]:
-    out = [p if isinstance(p, Protocol) else Protocol(*p)
-           for p in (protocols if protocols is not None else all_protocols(depth))]
+def _protocol_list(protocols, depth: int) -> list:
+    """Checked protocols: all prefix :class:`Protocol` s, or all :class:`BlockPlan` s (given as plans or codes)."""
+    given = list(protocols) if protocols is not None else all_protocols(depth)
+    plans = [isinstance(p, (BlockPlan, str)) for p in given]
+    if any(plans) and not all(plans):
+        raise ValueError("protocols mix prefix pairs and block plans; give block plans for all "
+                         "(BlockPlan.from_protocol turns a pair into one)")
+    if any(plans):
+        return [as_plan(p, depth) for p in given]
+    out = [p if isinstance(p, Protocol) else Protocol(*p) for p in given]
     for p in out:
         p.check(depth)
     return out
+
+
+def _protocol_columns(p) -> dict:
+    """A protocol's columns in a results table: ``transfer_depth``/``frozen_depth``, or a plan's ``plan`` code."""
+    if isinstance(p, BlockPlan):
+        return {"plan": p.code}
+    return {"transfer_depth": p.transfer_depth, "frozen_depth": p.frozen_depth}
 
 
 def depth_sweep(pair: TaskPair, n_targets: Sequence[int], protocols: Sequence | None = None,
@@ -183,7 +197,9 @@ def depth_sweep(pair: TaskPair, n_targets: Sequence[int], protocols: Sequence | 
     (common random numbers), so differences between protocols are paired by seed. With ``n_val > 0``
     a validation set of that size is carved from the target pool (disjoint from every training
     subset of the seed), so that a protocol can be chosen on ``val_acc`` and reported on
-    ``test_acc``. ``protocols`` defaults to ``(l, l)`` and ``(l, 0)`` for every depth ``l``.
+    ``test_acc``. ``protocols`` defaults to ``(l, l)`` and ``(l, 0)`` for every depth ``l``; given as
+    block plans (:class:`tlcore.transfer.BlockPlan` or codes such as ``"TFF"``), the table has a
+    ``plan`` column instead of ``transfer_depth`` and ``frozen_depth``.
     Returns one row per network with the columns ``family``, the knobs, ``task_seed``, ``model``,
     ``n_target``, ``transfer_depth``, ``frozen_depth``, ``seed``, ``val_acc`` (when ``n_val``),
     ``test_acc``, ``source_test_acc``. ``dry_run=True`` checks every argument and returns None.
@@ -219,7 +235,7 @@ def depth_sweep(pair: TaskPair, n_targets: Sequence[int], protocols: Sequence | 
             runs.append(Run(source_models[si], order[:n], derive_seed(seed, "target", "init"),
                             derive_seed(seed, n, "target", "data")))
             rows += [{"family": pair.family, **pair.knobs, "task_seed": pair.seed, "model": kind,
-                      "n_target": n, "transfer_depth": p.transfer_depth, "frozen_depth": p.frozen_depth,
+                      "n_target": n, **_protocol_columns(p),
                       "seed": seed, "source_test_acc": float(source_accs[si])} for p in protocols]
     eval_sets = {"test_acc": (target.x_test, target.y_test)}
     if n_val:

@@ -16,7 +16,7 @@ import pandas as pd
 from .analysis import summarise
 
 __all__ = ["png", "figure_slider", "plot_depth_curves", "plot_phase_diagram", "plot_matrix", "plot_profiles",
-           "plot_depth_link", "plot_protocols"]
+           "plot_depth_link", "plot_protocols", "plot_plan_margins"]
 
 # The references of a calibrated profile (tlcore.profiles): how each is drawn.
 REFERENCE_STYLES = {"reference": dict(color="black", ls="-", label="identical source (other seed)"),
@@ -230,4 +230,28 @@ def plot_protocols(protocols: pd.DataFrame, title: str = "", ax=None):
     ax.set_title(title, fontsize=10)
     ax.grid(alpha=0.3, axis="y")
     ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.02, 1))
+    return fig
+
+
+def plot_plan_margins(margins: pd.DataFrame, knob: str, title: str = "", limit: float | None = None, ax=None):
+    """A plans x cells table of test-accuracy margins (:func:`tlcore.surgery.plan_margins`), annotated in
+    percentage points; the colour scale is symmetric around 0 and ``limit`` fixes it across panels."""
+    grid = margins.to_numpy(dtype=float)
+    limit = limit if limit is not None else (float(np.nanmax(np.abs(grid))) or 1.0)
+    if ax is None:
+        fig, ax = plt.subplots(figsize=(0.9 * grid.shape[1] + 2.6, 0.42 * grid.shape[0] + 1.6))
+    else:
+        fig = ax.figure
+    im = ax.imshow(grid, cmap="RdBu", vmin=-limit, vmax=limit, aspect="auto")
+    for (i, j), v in np.ndenumerate(grid):
+        if np.isfinite(v):
+            ax.text(j, i, f"{100 * v:+.0f}", ha="center", va="center", fontsize=7.5,
+                    color="white" if abs(v) > 0.6 * limit else "black")
+    ax.set_yticks(range(grid.shape[0]), list(margins.index))
+    ax.set_xticks(range(grid.shape[1]), [f"{v:g}\nn={n}" for v, n in margins.columns])
+    ax.set_xlabel(f"{knob}, target examples")
+    ax.set_ylabel("plan (block 1 first)")
+    ax.set_title(title, fontsize=10)
+    bar = fig.colorbar(im, ax=ax, fraction=0.05, pad=0.02)
+    bar.set_label("test accuracy minus the\nchosen prefix protocol's")
     return fig

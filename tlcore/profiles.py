@@ -30,7 +30,7 @@ from .transfer import Protocol
 from .validation import as_tensor, check_int
 
 __all__ = ["block_similarity", "calibrated_profile", "depths_from_curves", "divergence_depth", "normalised_profile",
-           "predict_protocol"]
+           "predict_protocol", "recovered_fraction"]
 
 
 def block_similarity(reps_a: Sequence, reps_b: Sequence, measure: str, k: int = 10) -> np.ndarray:
@@ -80,8 +80,9 @@ def _mean_curve(profile: pd.DataFrame, curve: str) -> np.ndarray:
     return rows.groupby("block").value.mean().sort_index().to_numpy()
 
 
-def _ratio(source, baseline, floor) -> np.ndarray:
-    """(source - floor) / (baseline - floor), NaN where the baseline is not above the floor."""
+def recovered_fraction(source, baseline, floor) -> np.ndarray:
+    """How much of the floor-to-baseline gap the source recovers: ``(source - floor) / (baseline - floor)``,
+    elementwise; NaN where the baseline is not above the floor."""
     source, baseline, floor = (np.asarray(v, dtype=float) for v in (source, baseline, floor))
     gap = baseline - floor
     with np.errstate(invalid="ignore", divide="ignore"):
@@ -97,7 +98,7 @@ def normalised_profile(profile: pd.DataFrame, baseline: str = "twin", floor: str
     s, b, f = (_mean_curve(profile, c) for c in ("source", baseline, floor))
     if not len(s) == len(b) == len(f):
         raise ValueError("the source, baseline and floor curves cover different blocks")
-    return _ratio(s, b, f)
+    return recovered_fraction(s, b, f)
 
 
 def depths_from_curves(source, baseline, floor, level: float = 0.5) -> np.ndarray:
@@ -105,7 +106,7 @@ def depths_from_curves(source, baseline, floor, level: float = 0.5) -> np.ndarra
     if not 0 < level <= 1.5:
         raise ValueError(f"level={level!r} must lie in (0, 1.5] (a fraction of the floor-to-baseline gap)")
     # a block where the baseline is not above the floor holds no evidence against the source: it matches
-    matches = np.nan_to_num(_ratio(source, baseline, floor), nan=np.inf) >= level
+    matches = np.nan_to_num(recovered_fraction(source, baseline, floor), nan=np.inf) >= level
     return np.where(matches.all(axis=-1), matches.shape[-1], np.argmin(matches, axis=-1))
 
 
