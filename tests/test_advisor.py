@@ -207,3 +207,19 @@ def test_similarity_strategy_follows_the_profile(files):
         advise(task, {"near": identical}, seeds=[0], strategy="similarity")
     with pytest.raises(ValueError, match="unknown strategy 'guess'"):
         advise(task, {"near": identical}, seeds=[0, 1], strategy="guess")
+
+
+def test_search_over_surgical_plans_reports_each_plan(files):
+    out = files / "surgical.json"
+    result = _run("--target", files / "target.npz", "--source", files / "near.pt", "--json", out, "--steps", "100",
+                  "--seeds", "2", "--protocols", "all")
+    assert result.returncode == 0, result.stderr
+    advice = json.loads(out.read_text())
+    plans = {p["plan"] for p in advice["protocols"]}
+    assert plans == {"RR", "TR", "FR", "TT", "FT", "FF", "TF"}  # prefix protocols and {T, F}^2, scratch once
+    tf = next(p for p in advice["protocols"] if p["plan"] == "TF")  # no prefix protocol trains block 1 only
+    assert tf["transfer_depth"] is None and tf["frozen_depth"] is None and tf["protocol"].startswith("surgical TF")
+    assert advice["recommendation"]["plan"] in plans
+    only = json.loads(_run("--target", files / "target.npz", "--source", files / "near.pt", "--json", out,
+                           "--steps", "50", "--seeds", "2", "--protocols", "surgical").stdout and out.read_text())
+    assert {p["plan"] for p in only["protocols"]} == {"RR", "TT", "FT", "FF", "TF"}

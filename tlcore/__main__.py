@@ -151,7 +151,8 @@ def _advise(args) -> int:
     try:
         advice = advise(task, sources, top_sources=args.top_sources, seeds=range(args.seeds),
                         budget_networks=args.budget, budget_seconds=args.budget_seconds,
-                        steps=args.steps, device=args.device, strategy=args.strategy, progress=True)
+                        steps=args.steps, device=args.device, strategy=args.strategy, protocols=args.protocols,
+                        progress=True)
     except ValueError as exc:
         raise InputError(str(exc)) from None
     print(advice)
@@ -195,6 +196,9 @@ def main(argv=None) -> int:
     adv.add_argument("--top-sources", type=int, default=2, help="how many of the best-ranked sources to search")
     adv.add_argument("--seeds", type=int, default=3, help="networks per protocol (the spread of the estimate)")
     adv.add_argument("--steps", type=int, default=300, help="training steps of each target network")
+    adv.add_argument("--protocols", choices=["prefix", "surgical", "all"], default="prefix",
+                     help="what the search tries: prefix (the paper's (l, f) protocols), surgical (every block "
+                          "transferred, each trained or frozen) or all")
     adv.add_argument("--strategy", choices=["search", "similarity"], default="search",
                      help="search: train every protocol and choose on a validation split; similarity: predict "
                           "the protocol from the best source's similarity profile and train only that one")

@@ -31,9 +31,8 @@ from .profiles import calibrated_profile, normalised_profile, predict_protocol
 from .seeds import derive_seed, torch_generator
 from .selection import rank_sources
 from .similarity import MEASURES
-from .stats import paired_difference
 from .tasks import Task, TaskPair
-from .transfer import Protocol, candidate_protocols
+from .transfer import PLAN_SETS, BlockPlan, plans_of
 from .validation import check_int, check_known, resolve_device
 
 __all__ = ["Advice", "advise", "target_task", "evaluate_advisor", "FORMAT_VERSION", "STRATEGIES"]
@@ -49,6 +48,8 @@ def _plain_json(value):
         return {str(k): _plain_json(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
         return [_plain_json(v) for v in value]
+    if value is pd.NA or value is None:
+        return None
     if hasattr(value, "item") and callable(value.item):
         value = value.item()
     if isinstance(value, float) and not np.isfinite(value):
@@ -96,11 +97,13 @@ class Advice:
     def summary(self) -> str:
         """The recommendation in two or three sentences, margins with their standard errors."""
         r = self.recommendation
-        if r["transfer_depth"] == 0:
+        if not r["source"]:
             what = "train from scratch (no source helps on the validation split)"
-        else:
+        elif r["transfer_depth"] is not None:
             what = (f"transfer from {r['source']!r} with protocol ({r['transfer_depth']}, {r['frozen_depth']}), "
                     f"{r['protocol']}")
+        else:
+            what = f"transfer every block of {r['source']!r} with the plan {r['protocol']}"
         lines = [f"Recommendation: {what}; validation accuracy {r['val_acc']:.3f} "
                  f"+- {r['val_sem']:.3f} (SE over {r['n_seeds']} seeds)."]
         for label, key in (("scratch", "scratch"), ("the standard recipe (L, L)", "standard")):
@@ -174,10 +177,10 @@ def target_task(x, y, x_test=None, y_test=None, name: str = "target", standardis
                 labels(y_test), len(classes), name), classes
 
 
-def _budget_protocols(protocols: list[Protocol], n_blocks: int, keep: int) -> list[Protocol]:
-    """The most informative ``keep`` protocols: the standard recipe and fine-tuning first, then the rest."""
-    first = [Protocol(n_blocks, n_blocks), Protocol(n_blocks, 0)]
-    order = [p for p in first if p in protocols] + [p for p in protocols if p not in first]
+def _budget_protocols(plans: list[BlockPlan], n_blocks: int, keep: int) -> list[BlockPlan]:
+    """The most informative ``keep`` plans: the standard recipe and fine-tuning first, then the rest."""
+    first = [BlockPlan("F" * n_blocks), BlockPlan("T" * n_blocks)]
+    order = [p for p in first if p in plans] + [p for p in plans if p not in first]
     return sorted(order[:max(1, keep)])
 
 
@@ -224,7 +227,7 @@ def advise(target: Task, sources: Mapping[str, BlockModel], *, top_sources: int 
            seeds: Sequence[int] = (0, 1, 2), val_fraction: float = 0.3, measure: str = "neighbourhood_overlap",
            budget_networks: int | None = None, budget_seconds: float | None = None, steps: int = 300,
            batch_size: int = 128, lr: float = 1e-3, device="auto", progress: bool | None = None,
-           strategy: str = "search", profile_measure: str = "linear_cka") -> Advice:
+           strategy: str = "search", profile_measure: str = "linear_cka", protocols: str = "prefix") -> Advice:
     """Rank ``sources`` for ``target`` and recommend ``(transfer_depth, frozen_depth)`` for the best ones.
 
     ``target`` is a :class:`Task` (see :func:`target_task`): its training set is split into training
@@ -239,8 +242,13 @@ def advise(target: Task, sources: Mapping[str, BlockModel], *, top_sources: int 
     networks as the floor, on all the target's training inputs) gives the protocol ``(d, 0)``
     (:func:`tlcore.profiles.predict_protocol`; fine-tuned, the variant of lower regret on the
     transfer-depth chapter's maps), which alone is trained. It needs at least two seeds.
+
+    ``protocols`` says what the search tries: ``"prefix"`` (the paper's protocols), ``"surgical"``
+    (every block transferred, each trained or frozen) or ``"all"`` (both); see
+    :data:`tlcore.transfer.PLAN_SETS`. Every protocol is reported with its per-block ``plan``.
     """
     check_known("similarity measure", measure, MEASURES)
+    check_known("protocol set", protocols, PLAN_SETS)
     check_known("similarity measure", profile_measure, MEASURES)
     check_known("strategy", strategy, STRATEGIES)
     if not sources:
@@ -266,7 +274,7 @@ def advise(target: Task, sources: Mapping[str, BlockModel], *, top_sources: int 
     cfg = TrainingConfig(steps=steps, batch_size=batch_size, lr=lr, device=device)
     has_test = bool(target.x_test.shape[0])
     n_blocks = max(model.n_blocks for model in sources.values())
-    protocols = [p for p in candidate_protocols(n_blocks) if p.transfer_depth > 0]
+    kind, protocols = protocols, plans_of(protocols, n_blocks)
     chosen_count = min(top_sources, len(sources)) if strategy == "search" else 1
     notes = []
     if budget_networks is not None:
@@ -289,8 +297,8 @@ def advise(target: Task, sources: Mapping[str, BlockModel], *, top_sources: int 
     scratch, scratch_val = train_fresh(train, seeds, "scratch", steps, like=first, cfg=cfg)
     ranking = rank_sources(scratch, train.x_train, sources, measure=measure, k=min(10, train.n_train - 1))
     bar.update()
-    rows = [{"source": "", "transfer_depth": 0, "frozen_depth": 0, "seed": s, "val_acc": float(a)}
-            for s, a in zip(seeds, scratch_val)]
+    scratch_plan = "R" * first.n_blocks
+    rows = [{"source": "", "plan": scratch_plan, "seed": s, "val_acc": float(a)} for s, a in zip(seeds, scratch_val)]
     profile = None
     if strategy == "similarity":
         name = str(ranking.source.iloc[0])
@@ -301,7 +309,8 @@ def advise(target: Task, sources: Mapping[str, BlockModel], *, top_sources: int 
         profile = calibrated_profile(source, scratch, {"twin": twins, "floor": blank}, target.x_train,
                                      profile_measure, k=k)
         predicted = predict_protocol(profile, freeze=False)  # fine-tuned: the better variant on the phase maps
-        protocols = [predicted] if predicted.transfer_depth > 0 else []
+        predicted = BlockPlan.from_protocol(predicted, source.n_blocks)
+        protocols = [predicted] if predicted.prefix.transfer_depth > 0 else []
         notes.append(f"strategy 'similarity': {profile_measure} profile of {name!r} relative to twin scratch "
                      f"networks (floor 0, twin 1), per block: "
                      + ", ".join(f"{v:.2f}" for v in normalised_profile(profile)))
@@ -311,20 +320,20 @@ def advise(target: Task, sources: Mapping[str, BlockModel], *, top_sources: int 
                          f"source {name!r} not tried")
             continue
         source = sources[name]
-        usable = [p for p in protocols if p.transfer_depth <= source.n_blocks]
+        usable = [p for p in protocols if len(p.code) == source.n_blocks] if strategy == "similarity" else \
+            _budget_protocols(plans_of(kind, source.n_blocks), source.n_blocks, len(protocols))
         runs = [Run(source, torch.arange(train.n_train), derive_seed(s, "target", "init"),
                     derive_seed(s, "target", "data")) for s in seeds]
         acc = evaluate_protocols(runs, usable, train, {"val": (train.x_test, train.y_test)}, cfg)["val"]
-        rows += [{"source": name, "transfer_depth": p.transfer_depth, "frozen_depth": p.frozen_depth,
-                  "seed": s, "val_acc": float(acc[i, j])} for i, s in enumerate(seeds) for j, p in enumerate(usable)]
+        rows += [{"source": name, "plan": p.code, "seed": s, "val_acc": float(acc[i, j])}
+                 for i, s in enumerate(seeds) for j, p in enumerate(usable)]
         bar.update()
     bar.close()
     per_seed = pd.DataFrame(rows)
     table = _protocol_table(per_seed)
     best = table.iloc[0]
     if profile is not None:  # the prediction stands: the validation accuracy is reported, not used to choose
-        best = table[(table.transfer_depth == predicted.transfer_depth)
-                     & (table.frozen_depth == predicted.frozen_depth)].iloc[0]
+        best = table[table.plan == (predicted.code if protocols else scratch_plan)].iloc[0]
     recommendation = _recommendation(best, per_seed, sources, len(seeds))
     recommendation["strategy"] = strategy
     if profile is not None:
@@ -335,14 +344,13 @@ def advise(target: Task, sources: Mapping[str, BlockModel], *, top_sources: int 
         notes.append(f"time budget of {budget_seconds:g} s spent after {clock.elapsed():.1f} s: the recommended "
                      "protocol was not refitted on all the data, so no test accuracy is reported")
     elif has_test:
-        p = Protocol(int(best.transfer_depth), int(best.frozen_depth))
         everything = torch.arange(target.n_train)
-        if p.transfer_depth == 0:
+        if not best.source:
             _, test = train_fresh(target, seeds, "scratch", steps, like=first, cfg=cfg)
         else:
             runs = [Run(sources[best.source], everything, derive_seed(s, "target", "init"),
                         derive_seed(s, "target", "data")) for s in seeds]
-            test = evaluate_protocols(runs, [p], target, {"test": (target.x_test, target.y_test)}, cfg)["test"]
+            test = evaluate_protocols(runs, [best.plan], target, {"test": (target.x_test, target.y_test)}, cfg)["test"]
         recommendation["test_acc"] = float(np.mean(test))
         trained += len(seeds)
     recommendation.update(networks_trained=trained, seconds=clock.elapsed())
@@ -353,82 +361,92 @@ def advise(target: Task, sources: Mapping[str, BlockModel], *, top_sources: int 
 
 
 def _protocol_table(per_seed: pd.DataFrame) -> pd.DataFrame:
-    """Mean and SE over seeds per (source, protocol), best first (ties: shallower, then fewer frozen)."""
-    g = per_seed.groupby(["source", "transfer_depth", "frozen_depth"]).val_acc
+    """Mean and SE over seeds per (source, plan), best first (ties: the cheaper prefix protocol first).
+
+    ``transfer_depth``/``frozen_depth`` name a prefix protocol; they are empty (None) for a plan no
+    prefix protocol expresses.
+    """
+    g = per_seed.groupby(["source", "plan"]).val_acc
     table = pd.DataFrame({"val_acc": g.mean(), "val_sem": g.sem(ddof=1).fillna(0.0), "n_seeds": g.size()})
     table = table.reset_index()
-    table.insert(3, "protocol", [Protocol(int(t), int(f)).name for t, f in
-                                 zip(table.transfer_depth, table.frozen_depth)])
-    table = table.sort_values(["val_acc", "transfer_depth", "frozen_depth"], ascending=[False, True, True],
-                              kind="stable")
+    prefixes = [BlockPlan(code).prefix for code in table.plan]
+    table.insert(1, "transfer_depth", pd.array([p.transfer_depth if p else None for p in prefixes], dtype="Int64"))
+    table.insert(2, "frozen_depth", pd.array([p.frozen_depth if p else None for p in prefixes], dtype="Int64"))
+    table.insert(4, "protocol", [BlockPlan(code).name for code in table.plan])
+    order = [(-v, p is None, p.transfer_depth if p else 0, p.frozen_depth if p else 0, code)
+             for v, p, code in zip(table.val_acc, prefixes, table.plan)]
+    table = table.iloc[sorted(range(len(table)), key=order.__getitem__)]
     return table.reset_index(drop=True)
 
 
 def _recommendation(best, per_seed: pd.DataFrame, sources: Mapping, n_seeds: int) -> dict:
-    """The chosen protocol with its paired margins over scratch and over (L, L) of the same source."""
-    rec = {"source": str(best.source), "transfer_depth": int(best.transfer_depth),
-           "frozen_depth": int(best.frozen_depth), "protocol": str(best.protocol),
+    """The chosen plan with its paired margins over scratch and over (L, L) of the same source."""
+    prefix = BlockPlan(best.plan).prefix
+    rec = {"source": str(best.source), "plan": str(best.plan),
+           "transfer_depth": prefix.transfer_depth if prefix else None,
+           "frozen_depth": prefix.frozen_depth if prefix else None, "protocol": str(best.protocol),
            "val_acc": float(best.val_acc), "val_sem": float(best.val_sem), "n_seeds": n_seeds}
     if not best.source:
+        rec["transfer_depth"], rec["frozen_depth"] = 0, 0
         return rec
     # scratch rows join the chosen source's rows, so that margins are paired by seed
-    mine = per_seed[per_seed.source.isin(["", best.source])]
+    wide = per_seed[per_seed.source.isin(["", best.source])].pivot_table(index="seed", columns="plan", values="val_acc")
     L = sources[best.source].n_blocks
-    chosen = (rec["transfer_depth"], rec["frozen_depth"])
-    for key, other in (("scratch", (0, 0)), ("standard", (L, L))):
-        if other == chosen or not ((mine.transfer_depth == other[0]) & (mine.frozen_depth == other[1])).any():
+    for key, other in (("scratch", next(c for c in wide.columns if set(c) == {"R"})), ("standard", "F" * L)):
+        if other == best.plan or other not in wide.columns:
             continue
-        d = paired_difference(mine, chosen, other, score="val_acc").iloc[0]
-        rec[f"margin_over_{key}"], rec[f"margin_over_{key}_sem"] = float(d["mean_diff"]), float(d["diff_sem"])
+        d = (wide[best.plan] - wide[other]).dropna().to_numpy()
+        rec[f"margin_over_{key}"] = float(d.mean())
+        rec[f"margin_over_{key}_sem"] = float(d.std(ddof=1) / np.sqrt(len(d))) if len(d) > 1 else 0.0
     return rec
 
 
 def evaluate_advisor(family: str, knob: str, values: Sequence, task_seeds: Sequence[int], n_target: int,
                      family_params: dict | None = None, seeds: Sequence[int] = (0, 1), steps: int = 300,
-                     strategies: Sequence[str] = ("search",), **training) -> pd.DataFrame:
-    """How good is the advice? Compare it with the exhaustive search over sources and protocols.
+                     modes: Sequence[tuple[str, str]] = (("search", "prefix"),), **training) -> pd.DataFrame:
+    """How good is the advice? Compare it with the exhaustive search over sources and plans.
 
     For each task seed, a target and graded candidate sources are made (see
     :func:`tlcore.experiments.candidate_sources`), one network is pre-trained per candidate, and the
-    advisor sees only ``n_target`` target examples, once per strategy of ``strategies``. Every
-    (source, protocol) is then trained on those examples and measured on the target's test set
-    (mean over ``seeds``): the advice's accuracy, the best one, and the standard recipe ``(L, L)``
-    from the advisor's top-ranked source and scratch. One row per (task seed, strategy), with
-    regrets (best minus accuracy), ``within_1pt`` and the networks the advice trained.
+    advisor sees only ``n_target`` target examples, once per mode of ``modes``: a pair (strategy,
+    protocol set), e.g. ``("search", "all")`` or ``("similarity", "prefix")``. Every (source, plan)
+    of :data:`tlcore.transfer.PLAN_SETS` ``"all"`` is then trained on those examples and measured on
+    the target's test set (mean over ``seeds``): the advice's accuracy, the best one, the standard
+    recipe ``(L, L)`` from the advisor's top-ranked source and scratch. One row per (task seed, mode),
+    with regrets (best minus accuracy), ``within_1pt`` and the networks the advice trained.
     """
-    for strategy in strategies:
+    for strategy, kind in modes:
         check_known("strategy", strategy, STRATEGIES)
+        check_known("protocol set", kind, PLAN_SETS)
     rows = []
     for task_seed in task_seeds:
         target, candidates = candidate_sources(family, knob, values, task_seed, family_params)
         sources = {name: pretrain(task, [0], family, **training) for name, task in candidates.items()}
         small = target.subsample(n_target, seed=task_seed)
         L = next(iter(sources.values()))[0][0].n_blocks
+        plans = [p.code for p in PLAN_SETS["all"](L)]
         tables = []
         for name, task in candidates.items():
             pair = TaskPair(source=task, target=target, family=family, knobs={}, seed=task_seed)
-            t = depth_sweep(pair, [n_target], candidate_protocols(L), seeds=[0], sources=sources[name],
-                            steps=steps, **training)
+            t = depth_sweep(pair, [n_target], plans, seeds=[0], sources=sources[name], steps=steps, **training)
             tables.append(t.assign(candidate=name))
-        table = pd.concat(tables).groupby(["candidate", "transfer_depth", "frozen_depth"]).test_acc.mean()
-        scratch = float(table.xs((0, 0), level=["transfer_depth", "frozen_depth"]).mean())
+        table = pd.concat(tables).groupby(["candidate", "plan"]).test_acc.mean()
+        scratch = float(table.xs("R" * L, level="plan").mean())
         best_key, best = table.idxmax(), float(table.max())
-        for strategy in strategies:
+        for strategy, kind in modes:
             advice = advise(Task(small.x_train, small.y_train, target.x_test[:0], target.y_test[:0],
                                  target.n_classes, target.name), {n: s[0][0] for n, s in sources.items()},
                             seeds=seeds, steps=steps, batch_size=training.get("batch_size", 128),
-                            device=training.get("device", "auto"), strategy=strategy)
+                            device=training.get("device", "auto"), strategy=strategy, protocols=kind)
             rec = advice.recommendation
             top_ranked = str(advice.sources.source.iloc[0])
-            chosen = (scratch if rec["transfer_depth"] == 0
-                      else float(table[(rec["source"], rec["transfer_depth"], rec["frozen_depth"])]))
-            standard = float(table[(top_ranked, L, L)])
-            rows.append({"family": family, "task_seed": task_seed, "n_target": n_target, "strategy": strategy,
-                         "advice_source": rec["source"], "advice_transfer_depth": rec["transfer_depth"],
-                         "advice_frozen_depth": rec["frozen_depth"], "best_source": best_key[0],
-                         "best_transfer_depth": int(best_key[1]), "best_frozen_depth": int(best_key[2]),
-                         "advice_acc": chosen, "best_acc": best, "standard_acc": standard, "scratch_acc": scratch,
-                         "regret": best - chosen, "standard_regret": best - standard,
+            chosen = scratch if not rec["source"] else float(table[(rec["source"], rec["plan"])])
+            standard = float(table[(top_ranked, "F" * L)])
+            rows.append({"family": family, "task_seed": task_seed, "n_target": n_target,
+                         "strategy": strategy if strategy == "similarity" else f"{strategy} ({kind})",
+                         "advice_source": rec["source"], "advice_plan": rec["plan"], "best_source": best_key[0],
+                         "best_plan": best_key[1], "advice_acc": chosen, "best_acc": best, "standard_acc": standard,
+                         "scratch_acc": scratch, "regret": best - chosen, "standard_regret": best - standard,
                          "scratch_regret": best - scratch, "within_1pt": best - chosen <= 0.01,
                          "networks_trained": int(rec["networks_trained"])})
     return pd.DataFrame(rows)

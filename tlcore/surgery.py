@@ -10,15 +10,13 @@ validation and reported on test, and a difference within two standard errors is 
 """
 from __future__ import annotations
 
-import itertools
-
 import numpy as np
 import pandas as pd
 
 from .presets import sizes
 from .profiles import recovered_fraction
 from .sweep import default_cache_dir, run
-from .transfer import BlockPlan, candidate_protocols, surgical_plans
+from .transfer import PLAN_SETS
 
 __all__ = ["plan_set", "SURGICAL_SETTINGS", "surgical_sweep", "best_plans", "plan_margins", "direction_verdict",
            "profile_plan", "profile_hit_rate"]
@@ -38,10 +36,7 @@ def plan_set(n_blocks: int) -> dict[str, list[str]]:
     """The plans compared, by kind: ``"prefix"`` (the paper's candidates as plans) and ``"surgical"``
     (every block transferred, each trained or frozen: ``{T, F}^L``, which holds Lee et al.'s "train
     only the first k blocks" and "train only block i")."""
-    prefix = sorted(BlockPlan.from_protocol(p, n_blocks).code for p in candidate_protocols(n_blocks))
-    surgical = sorted("".join(c) for c in itertools.product("TF", repeat=n_blocks))
-    assert {p.code for p in surgical_plans(n_blocks)} <= set(surgical)
-    return {"prefix": prefix, "surgical": surgical}
+    return {kind: [p.code for p in PLAN_SETS[kind](n_blocks)] for kind in ("prefix", "surgical")}
 
 
 def surgical_sweep(family: str, shift: str, quick: bool = True, seeds: int = 10, device: str = "auto",

@@ -26,7 +26,7 @@ from .models import BlockModel, build_like
 from .validation import check_int
 
 __all__ = ["Protocol", "BlockPlan", "as_plan", "initialise_target", "all_protocols", "candidate_protocols",
-           "surgical_plans", "FAMILIES", "family_of"]
+           "surgical_plans", "transferred_plans", "PLAN_SETS", "plans_of", "FAMILIES", "family_of"]
 
 
 @dataclass(frozen=True, order=True)
@@ -121,8 +121,14 @@ class BlockPlan:
 
     @property
     def name(self) -> str:
+        """The prefix protocol's name when there is one, else which blocks train, freeze or restart."""
         p = self.prefix
-        return f"{self.code} = {p.name}" if p is not None else self.code
+        if p is not None:
+            return p.name
+        words = {"T": "train", "F": "freeze", "R": "re-initialise"}
+        parts = [f"{words[a]} {', '.join(str(i + 1) for i, b in enumerate(self.code) if b == a)}"
+                 for a in "TFR" if a in self.code]
+        return f"surgical {self.code}: " + "; ".join(parts)
 
 
 def as_plan(protocol, n_blocks: int) -> BlockPlan:
@@ -142,6 +148,21 @@ def surgical_plans(n_blocks: int) -> list[BlockPlan]:
     return sorted(first | single)
 
 
+def transferred_plans(n_blocks: int) -> list[BlockPlan]:
+    """Every plan that transfers every block and trains or freezes each one, ``{T, F}^L`` (it holds
+    :func:`surgical_plans`, full fine-tuning ``T^L`` and the standard recipe ``F^L``)."""
+    import itertools
+
+    return sorted(BlockPlan("".join(c)) for c in itertools.product("TF", repeat=n_blocks))
+
+
+def plans_of(kind: str, n_blocks: int) -> list[BlockPlan]:
+    """The plans of a kind of search (a key of ``PLAN_SETS``), scratch excluded."""
+    if kind not in PLAN_SETS:
+        raise ValueError(f"unknown protocol set {kind!r}; expected one of {list(PLAN_SETS)}")
+    return sorted(set(PLAN_SETS[kind](n_blocks)) - {BlockPlan("R" * n_blocks)})
+
+
 def all_protocols(n_blocks: int, frozen: bool = True, fine_tuned: bool = True) -> list[Protocol]:
     """``(l, l)`` and/or ``(l, 0)`` for every ``l`` in ``0..n_blocks``, scratch once, sorted."""
     out = set()
@@ -156,6 +177,15 @@ def all_protocols(n_blocks: int, frozen: bool = True, fine_tuned: bool = True) -
 def candidate_protocols(n_blocks: int) -> list[Protocol]:
     """Every protocol of the paper's families: ``(l, 0)``, ``(l, l)`` for all ``l`` and defrosting ``(L, f)``."""
     return sorted(set(all_protocols(n_blocks)) | {Protocol.defrost(n_blocks, d) for d in range(n_blocks + 1)})
+
+
+# The kinds of search the advisor offers: the paper's prefix protocols, the plans that transfer every
+# block and train or freeze each, or both.
+PLAN_SETS = {
+    "prefix": lambda L: [BlockPlan.from_protocol(p, L) for p in candidate_protocols(L)],
+    "surgical": lambda L: transferred_plans(L),
+    "all": lambda L: sorted({BlockPlan.from_protocol(p, L) for p in candidate_protocols(L)} | set(transferred_plans(L))),
+}
 
 
 # The paper's protocol families, as predicates on (transfer_depth, frozen_depth, L). Scratch (0, 0)
