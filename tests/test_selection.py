@@ -349,3 +349,15 @@ def test_probe_size_and_k_change_what_is_computed(with_control):
     assert np.allclose(scores("linear_cka", 300, 5), scores("linear_cka", 300, 10))  # CKA ignores k
     assert not np.allclose(scores("linear_cka", 30, 5), scores("linear_cka", 300, 5))
     assert np.allclose(scores("leep", 30, 5), scores("leep", 300, 10))  # baselines read the labelled examples
+
+
+def test_computing_only_the_pairs_an_aggregate_reads_gives_the_same_scores():
+    x = torch.randn(120, 8, generator=torch.Generator().manual_seed(0))
+    nets = {f"s{i}": MLP(8, 3, width=16, depth=3, seed=i) for i in range(3)}
+    scratch = [MLP(8, 3, width=16, depth=3, seed=9)]
+    for aggregate in ("diagonal", "first", "last", "max"):
+        full = rank_sources(scratch, x, nets, "information_imbalance", aggregate)
+        lean = rank_sources(scratch, x, nets, "information_imbalance", aggregate, full=False)
+        assert list(full.source) == list(lean.source) and np.allclose(full.score, lean.score), aggregate
+    lean = rank_sources(scratch, x, nets, "linear_cka", "last", full=False).attrs["layerwise"]["s0"]
+    assert np.isfinite(lean[-1, -1]) and np.isnan(lean[0, 0])  # the unread pairs are not computed

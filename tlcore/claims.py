@@ -202,7 +202,7 @@ MNIST_SELECTION_VALUES = [0.2, 0.4, 0.7, 1.0]  # input_shift of the candidates (
 
 
 def selection_sweep(quick: bool = True, seeds: int = 10, family: str = "hidden_manifold", candidates=None,
-                    family_params=None, n_targets=(30, 150), aggregate="diagonal", n_probe=(None, 1000),
+                    family_params=None, n_targets=(30, 150), aggregate="diagonal", n_probe=(None, 500),
                     k=(5, 10, 30), device: str = "auto", cache_dir=None) -> pd.DataFrame:
     """The source-selection chapter's benchmark: candidates that differ in low- or high-level features
     at matched zero-shot agreement, an untrained control, every measure of ``SELECTION_MEASURES`` on

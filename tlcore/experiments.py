@@ -353,7 +353,7 @@ def _selector_scores(models, probe, scratch, measures, aggregates, ks) -> dict:
             for kk in ks:
                 key = (m, agg, kk if MEASURES[m].uses_k else None)
                 if key not in done:
-                    ranked = rank_sources([scratch], probe, models, measure=m, aggregate=agg, k=kk)
+                    ranked = rank_sources([scratch], probe, models, measure=m, aggregate=agg, k=kk, full=False)
                     done[key] = dict(zip(ranked.source, ranked.score))
                 out[(agg, kk, m)] = done[key]
     return out
