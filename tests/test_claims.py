@@ -113,3 +113,30 @@ def test_c4_verdict_follows_its_definition():
     both = claims.verdict_c4_across({"A": good, "B": coin})
     assert both.verdict == "partly" and both.evidence.startswith("reproduced on A") and "not reproduced on B" in both.evidence
     assert claims.verdict_c4_across({"A": good, "B": good}).verdict == "reproduced"
+
+
+@pytest.fixture(scope="module")
+def selection():
+    return claims.selection_sweep(quick=True)
+
+
+def test_c4_benchmark_the_untrained_control_transfers_worst_and_is_ranked_low(selection):
+    main = claims.selection_setting(selection)
+    small = main[main.n_target == main.n_target.min()].drop_duplicates(["candidate", "seed"])
+    truth = small.pivot(index="seed", columns="candidate", values="best_acc")
+    gain = truth["feature_mix=0.3"] - truth["untrained"]
+    assert gain.mean() > 2 * gain.sem() and gain.mean() > 0.05, truth.mean()
+    c4 = claims.verdict_c4(selection, n_boot=500)
+    ci = c4.numbers["intervals"]
+    assert ci.loc[c4.numbers["best_measure"], "spearman_low"] > 0.3, c4.evidence
+    assert ci.loc[c4.numbers["best_measure"], "control_rank"] > selection.candidate.nunique() / 2, c4.evidence
+
+
+def test_c4_a_neighbourhood_as_large_as_the_probe_carries_no_information(selection):
+    """k capped at n_probe - 1 makes every kNN measure constant over sources: Spearman 0 by the tie rule."""
+    from tlcore.analysis import setting_effect
+
+    n = int(selection.n_target.min())
+    rows = selection[(selection.n_target == n) & (selection.n_probe == n) & (selection.k == n - 1)]
+    effect = setting_effect(rows, ["neighbourhood_overlap", "information_imbalance"]).set_index("selector")
+    assert (effect.spearman == 0).all() and (effect.top1_hit < 1).all(), effect

@@ -13,8 +13,8 @@ import pandas as pd
 
 from tlcore.experiments import UNTRAINED, candidate_sources, pretrain, source_selection, train_scratch
 from tlcore.models import MLP
-from tlcore.selection import (paired_quality_difference, quality_intervals, rank_sources, ranking_quality,
-                              selection_quality, tie_aware_quality)
+from tlcore.analysis import paired_quality_difference, quality_intervals, selection_quality, tie_aware_quality
+from tlcore.selection import rank_sources, ranking_quality
 from tlcore.transferability import hscore, leep, logme, nce, source_outputs
 
 

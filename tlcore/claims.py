@@ -21,7 +21,7 @@ from .stats import choose_on_validation, optimality_probability, paired_differen
 from .sweep import default_cache_dir, run
 from .transfer import FAMILIES, all_protocols, candidate_protocols
 from .experiments import UNTRAINED
-from .selection import paired_quality_difference, quality_intervals, selection_quality
+from .analysis import paired_quality_difference, quality_intervals, selection_quality
 from .transferability import BASELINES
 
 __all__ = ["PHASE_VALUES", "PHASE_N_TARGETS", "N_VAL", "Verdict", "phase_sweep", "phase_cells",
@@ -202,7 +202,7 @@ MNIST_SELECTION_VALUES = [0.2, 0.4, 0.7, 1.0]  # input_shift of the candidates (
 
 
 def selection_sweep(quick: bool = True, seeds: int = 10, family: str = "hidden_manifold", candidates=None,
-                    family_params=None, n_targets=(30, 150), aggregate="diagonal", n_probe=(None, 500),
+                    family_params=None, n_targets=(20, 60), aggregate="diagonal", n_probe=(None, 500),
                     k=(5, 10, 30), device: str = "auto", cache_dir=None) -> pd.DataFrame:
     """The source-selection chapter's benchmark: candidates that differ in low- or high-level features
     at matched zero-shot agreement, an untrained control, every measure of ``SELECTION_MEASURES`` on
@@ -220,8 +220,8 @@ def selection_sweep(quick: bool = True, seeds: int = 10, family: str = "hidden_m
 
 
 def mnist1d_selection(quick: bool = True, seeds: int = 10, values=tuple(MNIST_SELECTION_VALUES), n_target: int = 50,
-                      scratch_steps=(None, 2000), n_probe=(None, 500), k=(5, 10, 30),
-                      aggregate=("diagonal", "first", "last"), device: str = "auto", cache_dir=None) -> pd.DataFrame:
+                      scratch_steps=(None, 2000), n_probe=(None, 300), k=(5, 10, 25),
+                      aggregate=("diagonal", "last"), device: str = "auto", cache_dir=None) -> pd.DataFrame:
     """The real-data chapter's source selection: MNIST-1D candidates whose inputs are permuted by
     ``values``, an untrained control, and the variants that diagnose the representation measures
     (scratch training length, probe size, k, which layers are compared)."""
