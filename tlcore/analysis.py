@@ -20,7 +20,7 @@ from .stats import bootstrap_ci, tie_aware_ranks, tied_with_best
 
 __all__ = ["summarise", "selection_summary", "layer_matrix", "probe_curves", "candidate_summary",
            "setting_effect", "tie_aware_quality", "selection_quality", "quality_intervals",
-           "paired_quality_difference", "QUALITY"]
+           "paired_quality_difference", "QUALITY", "score_spread"]
 
 PROTOCOL_KEYS = ["transfer_depth", "frozen_depth"]
 
@@ -189,3 +189,28 @@ def paired_quality_difference(quality: pd.DataFrame, a: str, b: str, metric: str
     sem = float(d.std(ddof=1) / np.sqrt(len(d))) if len(d) > 1 else 0.0
     side = "better" if ci.low > 0 else "worse" if ci.high < 0 else "tie"
     return {"difference": ci.estimate, "sem": sem, "low": ci.low, "high": ci.high, "n_seeds": len(d), "side": side}
+
+
+def score_spread(table: pd.DataFrame) -> pd.DataFrame:
+    """Per selector: how far apart it puts the trained candidates, against its noise and the control.
+
+    ``trained_range``: the largest minus the smallest mean score (over seeds) among the trained
+    candidates; ``seed_sem``: the typical (median) standard error of a candidate's mean score, paired
+    (each seed's scores centred on that seed's mean over the trained candidates, since a selector
+    ranks within a seed); ``control_gap``: the trained candidates' mean score minus the untrained
+    control's. A selector whose range is within a few SEs cannot order the sources.
+    """
+    rows = []
+    for selector, g in table.groupby("selector", sort=True):
+        trained_rows = g[g.candidate != UNTRAINED]
+        centred = trained_rows.score - trained_rows.groupby("seed").score.transform("mean")
+        noise = centred.groupby(trained_rows.candidate).sem()
+        per = g.groupby("candidate").score.agg(["mean"])
+        trained = per.drop(index=UNTRAINED, errors="ignore").assign(sem=noise)
+        rows.append({"selector": selector, "trained_range": float(np.ptp(trained["mean"])),
+                     "seed_sem": float(trained["sem"].median()),
+                     "control_gap": (float(trained["mean"].mean() - per.loc[UNTRAINED, "mean"])
+                                     if UNTRAINED in per.index else float("nan"))})
+    out = pd.DataFrame(rows)
+    out["range_in_sems"] = out.trained_range / out.seed_sem
+    return out
