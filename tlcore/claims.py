@@ -393,6 +393,7 @@ def all_verdicts(quick: bool = True, device: str = "auto") -> list[Verdict]:
     tables = {knob: phase_sweep(knob, quick, device=device) for knob in ("teacher_mix", "feature_mix")}
     cells = {knob: phase_cells(t, knob) for knob, t in tables.items()}
     c4 = {"the hidden-manifold benchmark": verdict_c4(selection_sweep(quick, device=device)),
-          "MNIST-1D with permuted inputs": verdict_c4(mnist1d_selection(quick, device=device))}
+          "MNIST-1D with permuted inputs": verdict_c4(mnist1d_selection(quick, device=device), setting={
+              **SELECTION_SETTING, "scratch_steps": sizes(quick, "mnist1d")["steps"]})}
     return [verdict_c1(tables), verdict_c2(cells), verdict_c3(representation_sweep(quick, device=device)),
             verdict_c4_across(c4)]
