@@ -83,3 +83,60 @@ def test_verdicts_follow_their_definitions():
     assert v.verdict == "reproduced" and v.numbers["k"]["c2_cells"] == 6
     assert claims.verdict_c2({"k": cells.assign(c2=False)}).verdict == "not reproduced"
     assert claims.verdict_c2({"k": cells.assign(c2=[True] + [False] * 11)}).verdict == "partly"  # 1 of 12 < 1/6
+
+
+def _selection_table(rep_noise, base_noise, seeds=12, seed=0):
+    """A hand-made source-selection table: a representation measure and a baseline whose scores follow
+    the ground truth up to the given noise, and an untrained control with the worst ground truth."""
+    rng = np.random.default_rng(seed)
+    truth = {"near": 0.9, "mid": 0.8, "far": 0.7, "untrained": 0.5}
+    rows = []
+    for s in range(seeds):
+        for c, acc in truth.items():
+            for selector, noise in (("linear_cka", rep_noise), ("leep", base_noise)):
+                rows.append({"n_target": 30, "n_probe": 30, "k": 10, "aggregate": "diagonal", "seed": s,
+                             "candidate": c, "selector": selector, "best_acc": acc + 0.005 * rng.normal(),
+                             "score": acc + noise * rng.normal()})
+    return pd.DataFrame(rows)
+
+
+def test_c4_verdict_follows_its_definition():
+    good = claims.verdict_c4(_selection_table(0.01, 0.01), ["linear_cka"], ["leep"], n_boot=500)
+    assert good.verdict == "reproduced" and good.numbers["difference"]["side"] == "tie", good.evidence
+    assert "ranked 4.0 of 4" in good.evidence and "12 seeds" in good.evidence
+    worse = claims.verdict_c4(_selection_table(0.12, 0.0), ["linear_cka"], ["leep"], n_boot=500)
+    assert worse.verdict == "partly" and worse.numbers["difference"]["side"] == "worse", worse.evidence
+    coin = claims.verdict_c4(_selection_table(10.0, 0.0), ["linear_cka"], ["leep"], n_boot=500)
+    assert coin.verdict == "not reproduced", coin.evidence
+    with pytest.raises(ValueError, match="no rows for k=7"):
+        claims.verdict_c4(_selection_table(0.01, 0.01), setting={"k": 7})
+    both = claims.verdict_c4_across({"A": good, "B": coin})
+    assert both.verdict == "partly" and both.evidence.startswith("reproduced on A") and "not reproduced on B" in both.evidence
+    assert claims.verdict_c4_across({"A": good, "B": good}).verdict == "reproduced"
+
+
+@pytest.fixture(scope="module")
+def selection():
+    return claims.selection_sweep(quick=True)
+
+
+def test_c4_benchmark_the_untrained_control_transfers_worst_and_is_ranked_low(selection):
+    main = claims.selection_setting(selection)
+    small = main[main.n_target == main.n_target.min()].drop_duplicates(["candidate", "seed"])
+    truth = small.pivot(index="seed", columns="candidate", values="best_acc")
+    gain = truth["feature_mix=0.3"] - truth["untrained"]
+    assert gain.mean() > 2 * gain.sem() and gain.mean() > 0.05, truth.mean()
+    c4 = claims.verdict_c4(selection, n_boot=500)
+    ci = c4.numbers["intervals"]
+    assert ci.loc[c4.numbers["best_measure"], "spearman_low"] > 0.3, c4.evidence
+    assert ci.loc[c4.numbers["best_measure"], "control_rank"] > selection.candidate.nunique() / 2, c4.evidence
+
+
+def test_c4_a_neighbourhood_as_large_as_the_probe_carries_no_information(selection):
+    """k capped at n_probe - 1 makes every kNN measure constant over sources: Spearman 0 by the tie rule."""
+    from tlcore.analysis import setting_effect
+
+    n = int(selection.n_target.min())
+    rows = selection[(selection.n_target == n) & (selection.n_probe == n) & (selection.k == n - 1)]
+    effect = setting_effect(rows, ["neighbourhood_overlap", "information_imbalance"]).set_index("selector")
+    assert (effect.spearman == 0).all() and (effect.top1_hit < 1).all(), effect

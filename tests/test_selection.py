@@ -1,14 +1,19 @@
 """Transferability baselines against independent references; ranking; the selection experiment."""
 import math
 
+import torch
+
 import numpy as np
 import pytest
 from scipy.optimize import minimize
 from scipy.stats import multivariate_normal
 from sklearn.metrics import mutual_info_score
 
-from tlcore.experiments import candidate_sources, pretrain, source_selection, train_scratch
+import pandas as pd
+
+from tlcore.experiments import UNTRAINED, candidate_sources, pretrain, source_selection, train_scratch
 from tlcore.models import MLP
+from tlcore.analysis import paired_quality_difference, quality_intervals, selection_quality, tie_aware_quality
 from tlcore.selection import rank_sources, ranking_quality
 from tlcore.transferability import hscore, leep, logme, nce, source_outputs
 
@@ -128,8 +133,16 @@ def test_candidate_sources_share_the_target(graded):
     assert list(candidates) == ["alpha=0", "alpha=1.5708"]
     same = candidates["alpha=0"]
     assert same.n_classes == target.n_classes and same.in_dim == target.in_dim
-    with pytest.raises(ValueError, match="at least two candidate values"):
+    with pytest.raises(ValueError, match="at least two candidates"):
         candidate_sources("teacher", "alpha", [0.1])
+    # candidates as knob settings over a base setting: low-level and high-level changes from one target
+    t2, mixed = candidate_sources("hidden_manifold", candidates=[{"feature_mix": 0.5}, {"teacher_mix": 0.5}],
+                                  family_params=dict(feature_mix=0.0, teacher_mix=0.0, n_source=200,
+                                                     n_target_pool=200, n_test=100))
+    assert list(mixed) == ["feature_mix=0.5", "teacher_mix=0.5"]
+    assert not torch.equal(mixed["feature_mix=0.5"].x_train, mixed["teacher_mix=0.5"].x_train)
+    with pytest.raises(ValueError, match="not both"):
+        candidate_sources("teacher", "alpha", [0.1, 0.2], candidates=[{"alpha": 0.1}, {"alpha": 0.2}])
 
 
 def test_rank_sources_prefers_the_related_source(graded):
@@ -213,3 +226,138 @@ def test_baseline_rankings_do_not_depend_on_the_blas_kernel():
         assert min(b - a for a, b in zip(scores, scores[1:])) > 1e-6 * max(1.0, abs(scores[-1])), (name, scores)
         for s in runs[0]:
             assert runs[0][s][name] == pytest.approx(runs[1][s][name], rel=1e-6, abs=1e-9), (name, s)
+
+
+# --------------------------------------------------------------------------- tie-aware quality
+
+_TRUTH = {"a": 0.90, "b": 0.89, "c": 0.60, "u": 0.40}
+_SEM = {name: 0.01 for name in _TRUTH}  # a and b are within 2 SE of each other: a tie
+
+
+def test_a_source_tied_with_the_best_counts_as_a_hit():
+    q = tie_aware_quality({"a": 1.0, "b": 2.0, "c": 0.0, "u": -1.0}, _TRUTH, _SEM, control="u")
+    assert q["top1_hit"] == 1.0 and q["regret"] == pytest.approx(0.01)
+    swapped = tie_aware_quality({"a": 2.0, "b": 1.0, "c": 0.0, "u": -1.0}, _TRUTH, _SEM, control="u")
+    assert q["spearman"] == pytest.approx(swapped["spearman"]) and q["spearman"] > 0.9  # a and b share a rank: their order is noise
+    assert q["control_rank"] == 4.0
+    # the plain (tie-blind) yardstick calls the same choice a miss
+    assert ranking_quality({"a": 1.0, "b": 2.0, "c": 0.0, "u": -1.0}, _TRUTH)["top1_hit"] is False
+
+
+def test_identical_scores_earn_a_random_pick():
+    q = tie_aware_quality(dict.fromkeys(_TRUTH, 0.3), _TRUTH, _SEM, control="u")
+    assert q["spearman"] == 0.0  # no information, not NaN
+    assert q["top1_hit"] == pytest.approx(0.5)  # a or b of four
+    assert q["regret"] == pytest.approx(0.9 - np.mean(list(_TRUTH.values())))
+    assert q["control_rank"] == 2.5
+    half = tie_aware_quality({"a": 0, "b": 0, "c": 1, "u": 1}, _TRUTH, _SEM)
+    assert half["top1_hit"] == 0.0 and half["regret"] == pytest.approx(0.9 - 0.5)
+    with pytest.raises(ValueError, match="different sources"):
+        tie_aware_quality({"a": 1, "x": 2}, {"a": 0.1, "b": 0.2}, {"a": 0.0, "b": 0.0})
+    with pytest.raises(ValueError, match="control 'z'"):
+        tie_aware_quality({"a": 1, "b": 2}, {"a": 0.1, "b": 0.2}, {"a": 0.0, "b": 0.0}, control="z")
+
+
+def _table(noise, seeds=12, seed=0):
+    """A selection table: truth as _TRUTH plus seed noise; 'good' scores follow the truth, 'coin' is noise."""
+    rng = np.random.default_rng(seed)
+    rows = []
+    for s in range(seeds):
+        acc = {c: v + noise * rng.normal() for c, v in _TRUTH.items()}
+        for c in _TRUTH:
+            rows += [{"n_target": 30, "seed": s, "candidate": c, "best_acc": acc[c], "selector": "good",
+                      "score": _TRUTH[c] + 0.05 * rng.normal()},
+                     {"n_target": 30, "seed": s, "candidate": c, "best_acc": acc[c], "selector": "coin",
+                      "score": rng.normal()}]
+    return pd.DataFrame(rows)
+
+
+def test_intervals_over_seeds_contain_their_estimate_and_separate_a_good_selector_from_a_coin():
+    quality = selection_quality(_table(0.01), control="u")
+    assert len(quality) == 2 * 12 and set(quality.columns) >= {"spearman", "top1_hit", "regret", "control_rank"}
+    ci = quality_intervals(quality).set_index("selector")
+    for metric in ("spearman", "top1_hit", "regret", "control_rank"):
+        assert (ci[f"{metric}_low"] <= ci[metric]).all() and (ci[metric] <= ci[f"{metric}_high"]).all()
+    assert ci.loc["good", "spearman_low"] > 0.5 and ci.loc["coin", "spearman_low"] < 0 < ci.loc["coin", "spearman_high"]
+    assert (ci.n_seeds == 12).all()
+    d = paired_quality_difference(quality, "good", "coin")
+    assert d["side"] == "better" and d["low"] > 0 and d["n_seeds"] == 12
+    assert paired_quality_difference(quality, "good", "good")["side"] == "tie"
+    with pytest.raises(ValueError, match="unknown selector 'leep'"):
+        paired_quality_difference(quality, "good", "leep")
+    with pytest.raises(ValueError, match=r"lacks the column\(s\) \['best_acc'\]"):
+        selection_quality(_table(0.01).drop(columns="best_acc"))
+
+
+# --------------------------------------------------------------------------- the benchmark's settings
+
+_SMALL = dict(family_params=dict(feature_mix=0.0, teacher_mix=0.0, n_source=1500, n_target_pool=1500, n_test=500),
+              width=32, depth=3, source_steps=500, steps=150)
+
+
+def test_bad_settings_fail_before_training_naming_the_value():
+    args = ("hidden_manifold",)
+    cands = dict(candidates=[{"teacher_mix": 0.1}, {"feature_mix": 0.5}], n_targets=[30], dry_run=True, **_SMALL)
+    assert source_selection(*args, n_probe=[None, 100], k=[5, 10], **cands) is None
+    with pytest.raises(ValueError, match=r"n_probe=8 is too small for k=10: .* k \+ 1 = 11"):
+        source_selection(*args, n_probe=8, k=10, **cands)
+    with pytest.raises(ValueError, match="n_probe=99999 is larger than the target's pool"):
+        source_selection(*args, n_probe=99999, **cands)
+    with pytest.raises(ValueError, match="unknown similarity measure 'cosine'"):
+        source_selection(*args, measures=("cosine",), **cands)
+    with pytest.raises(ValueError, match="unknown aggregate 'median'"):
+        source_selection(*args, aggregate=["diagonal", "median"], **cands)
+    with pytest.raises(ValueError, match="scratch_steps=-1"):
+        source_selection(*args, scratch_steps=[-1], **cands)
+    # CKA needs no neighbours: a probe smaller than k is fine for it alone
+    assert source_selection(*args, n_probe=8, k=10, measures=("linear_cka",), **cands) is None
+
+
+@pytest.fixture(scope="module")
+def with_control():
+    return source_selection("hidden_manifold", candidates=[{"teacher_mix": 0.1}, {"feature_mix": 0.6}],
+                            untrained_control=True, n_targets=[30], seeds=[0, 1, 2], n_val=200,
+                            protocols=[(1, 1), (1, 0), (3, 3), (3, 0)],
+                            measures=("neighbourhood_overlap", "linear_cka"), baselines=("leep",),
+                            n_probe=[None, 300], k=[5, 10], **_SMALL)
+
+
+def test_the_untrained_control_transfers_worse_than_a_trained_related_source(with_control):
+    truth = with_control.drop_duplicates(["candidate", "seed"]).pivot(index="seed", columns="candidate",
+                                                                      values="best_acc")
+    gain = truth["teacher_mix=0.1"] - truth[UNTRAINED]
+    assert gain.mean() > 2 * gain.std(ddof=1) / np.sqrt(len(gain)) and gain.mean() > 0.05, truth
+    control = with_control[with_control.candidate == UNTRAINED].iloc[0]
+    assert control.knob == UNTRAINED and math.isnan(control.value)
+    near = with_control[with_control.candidate == "teacher_mix=0.1"]
+    assert (near.sim_label_agreement < 1).all() and (near.zero_shot_acc > 0.5).all()
+
+
+def test_probe_size_and_k_change_what_is_computed(with_control):
+    t = with_control
+    assert set(t.n_probe) == {30, 300} and set(t.k) == {5, 10}
+    assert t.groupby(["n_probe", "k", "selector"]).size().eq(3 * 3).all()  # 3 seeds x 3 candidates each
+    key = ["seed", "candidate"]
+
+    def scores(selector, n_probe, k):
+        rows = t[(t.selector == selector) & (t.n_probe == n_probe) & (t.k == k)]
+        return rows.set_index(key).score.sort_index()
+
+    overlap = "neighbourhood_overlap"
+    assert not np.allclose(scores(overlap, 30, 10), scores(overlap, 300, 10))
+    assert not np.allclose(scores(overlap, 300, 5), scores(overlap, 300, 10))
+    assert np.allclose(scores("linear_cka", 300, 5), scores("linear_cka", 300, 10))  # CKA ignores k
+    assert not np.allclose(scores("linear_cka", 30, 5), scores("linear_cka", 300, 5))
+    assert np.allclose(scores("leep", 30, 5), scores("leep", 300, 10))  # baselines read the labelled examples
+
+
+def test_computing_only_the_pairs_an_aggregate_reads_gives_the_same_scores():
+    x = torch.randn(120, 8, generator=torch.Generator().manual_seed(0))
+    nets = {f"s{i}": MLP(8, 3, width=16, depth=3, seed=i) for i in range(3)}
+    scratch = [MLP(8, 3, width=16, depth=3, seed=9)]
+    for aggregate in ("diagonal", "first", "last", "max"):
+        full = rank_sources(scratch, x, nets, "information_imbalance", aggregate)
+        lean = rank_sources(scratch, x, nets, "information_imbalance", aggregate, full=False)
+        assert list(full.source) == list(lean.source) and np.allclose(full.score, lean.score), aggregate
+    lean = rank_sources(scratch, x, nets, "linear_cka", "last", full=False).attrs["layerwise"]["s0"]
+    assert np.isfinite(lean[-1, -1]) and np.isnan(lean[0, 0])  # the unread pairs are not computed

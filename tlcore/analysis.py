@@ -9,12 +9,18 @@ returns) and gives a smaller tidy DataFrame, so chapters only orchestrate and pl
 from __future__ import annotations
 
 from typing import Sequence
+from typing import Mapping
 
 import numpy as np
 import pandas as pd
+from scipy import stats
 
+from .experiments import UNTRAINED
+from .stats import bootstrap_ci, tie_aware_ranks, tied_with_best
 
-__all__ = ["summarise", "selection_summary", "layer_matrix", "probe_curves"]
+__all__ = ["summarise", "selection_summary", "layer_matrix", "probe_curves", "candidate_summary",
+           "setting_effect", "tie_aware_quality", "selection_quality", "quality_intervals",
+           "paired_quality_difference", "QUALITY", "score_spread"]
 
 PROTOCOL_KEYS = ["transfer_depth", "frozen_depth"]
 
@@ -55,3 +61,156 @@ def probe_curves(table: pd.DataFrame, by: Sequence[str] = ()) -> pd.DataFrame:
     rows = table[table.kind == "probe"].rename(columns={"source_block": "block"})
     g = rows.groupby(list(by) + ["network", "block"]).value
     return pd.DataFrame({"mean": g.mean(), "sem": g.sem(ddof=1).fillna(0.0), "n_seeds": g.size()}).reset_index()
+
+
+def candidate_summary(table: pd.DataFrame) -> pd.DataFrame:
+    """Per (n_target, candidate) of a source-selection table: what the candidate changes, how much its
+    network agrees with the target's labels unretrained, its ground truth (mean ± SE over seeds), its
+    tie-aware rank and whether it is tied with the best (within 2 SE)."""
+    once = table.drop_duplicates(["n_target", "candidate", "seed"])
+    similarity = [c for c in once.columns if c.startswith("sim_")]
+    g = once.groupby(["n_target", "candidate"], sort=False)
+    out = g.agg(knob=("knob", "first"), value=("value", "first"), **{c: (c, "first") for c in similarity},
+                zero_shot_acc=("zero_shot_acc", "mean"), best_acc=("best_acc", "mean"),
+                best_sem=("best_acc", "sem"), n_seeds=("seed", "nunique")).reset_index()
+    out["best_sem"] = out.best_sem.fillna(0.0)
+    ranks, tied = [], []
+    for _, rows in out.groupby("n_target", sort=False):
+        mean, sem = dict(zip(rows.candidate, rows.best_acc)), dict(zip(rows.candidate, rows.best_sem))
+        r, best = tie_aware_ranks(mean, sem), tied_with_best(mean, sem)
+        ranks += [r[c] for c in rows.candidate]
+        tied += [c in best for c in rows.candidate]
+    out["tie_rank"], out["tied_with_best"] = ranks, tied
+    return out
+
+
+def setting_effect(table: pd.DataFrame, selectors, n_boot: int = 1000) -> pd.DataFrame:
+    """Tie-aware ranking quality of ``selectors`` for every scoring setting of a source-selection table
+    (scratch training length, probe size, k, aggregate, n_target), with 95% bootstrap intervals over seeds."""
+    by = [c for c in ("n_target", "scratch_steps", "n_probe", "k", "aggregate") if c in table.columns]
+    control = UNTRAINED if UNTRAINED in set(table.candidate) else None
+    quality = selection_quality(table[table.selector.isin(list(selectors))], by=by, control=control)
+    return quality_intervals(quality, by=by, n_boot=n_boot)
+
+
+# --------------------------------------------------------------------------- against a noisy ground truth
+
+QUALITY = ["spearman", "top1_hit", "regret"]
+
+
+def _top_scored(scores: pd.Series) -> list:
+    """Every candidate sharing the top score: a selector that cannot separate them picks one at random."""
+    return list(scores.index[scores >= scores.max() - 1e-12 * max(1.0, abs(scores.max()))])
+
+
+def tie_aware_quality(scores: Mapping, truth_mean: Mapping, truth_sem: Mapping, control=None) -> dict:
+    """How well ``scores`` (higher = better source) rank sources whose true accuracy is only known within noise.
+
+    The ground truth is the mean accuracy over seeds with its SE: sources within 2 SE of each other
+    share a rank (:func:`tlcore.stats.tie_aware_ranks`), so noise cannot reorder them. ``spearman``
+    correlates the scores with those tied ranks (0 when either side is constant: no information);
+    ``top1_hit`` is 1 when the top-scored source is tied with the best
+    (:func:`tlcore.stats.tied_with_best`) and ``regret`` the best mean accuracy minus the chosen
+    one's; when several sources share the top score, both are averaged over them (a random pick).
+    With ``control`` (a source's name), ``control_rank`` is its rank by score (1 = top, ties averaged).
+    """
+    s = pd.Series(scores, dtype=float)
+    m = pd.Series(truth_mean, dtype=float)
+    if set(s.index) != set(m.index):
+        raise ValueError(f"scores ({list(s.index)}) and the ground truth ({list(m.index)}) name different sources")
+    if len(s) < 2 or s.isna().any():
+        raise ValueError(f"ranking needs at least two sources and no NaN score, got {dict(s)}")
+    ranks = pd.Series(tie_aware_ranks(dict(m), dict(truth_sem))).reindex(s.index)
+    best = tied_with_best(dict(m), dict(truth_sem))
+    chosen = _top_scored(s)
+    informative = np.ptp(s.values) > 1e-12 * max(1.0, float(np.abs(s.values).max())) and ranks.nunique() > 1
+    out = {"spearman": float(stats.spearmanr(s.values, -ranks.values).statistic) if informative else 0.0,
+           "top1_hit": float(np.mean([c in best for c in chosen])),
+           "regret": float(m.max() - m[chosen].mean())}
+    if control is not None:
+        if control not in s.index:
+            raise ValueError(f"control {control!r} is not among the sources {list(s.index)}")
+        out["control_rank"] = float(s.rank(ascending=False)[control])
+    return out
+
+
+def selection_quality(table: pd.DataFrame, by: Sequence[str] = ("n_target",), control=None) -> pd.DataFrame:
+    """Tie-aware ranking quality per (``by``, selector, seed) from a source-selection table.
+
+    The ground truth of each ``by`` group is every candidate's ``best_acc`` averaged over the seeds
+    (with its SE); each seed's scores are judged against it by :func:`tie_aware_quality`.
+    """
+    by = list(by)
+    missing = sorted(set(by + ["candidate", "seed", "selector", "score", "best_acc"]) - set(table.columns))
+    if missing:
+        raise ValueError(f"selection table lacks the column(s) {missing}")
+    rows = []
+    for key, group in table.groupby(by, sort=True) if by else [((), table)]:
+        key = key if isinstance(key, tuple) else (key,)
+        truth = group.drop_duplicates(["candidate", "seed"]).groupby("candidate").best_acc
+        mean, sem = truth.mean(), truth.sem(ddof=1).fillna(0.0)
+        for (selector, seed), g in group.groupby(["selector", "seed"], sort=True):
+            scores = dict(zip(g.candidate, g.score))
+            rows.append({**dict(zip(by, key)), "selector": selector, "seed": seed,
+                         **tie_aware_quality(scores, mean, sem, control)})
+    return pd.DataFrame(rows)
+
+
+def quality_intervals(quality: pd.DataFrame, by: Sequence[str] = ("n_target",), metrics: Sequence[str] = (),
+                      n_boot: int = 2000, level: float = 0.95) -> pd.DataFrame:
+    """Mean of each quality metric over seeds with its percentile bootstrap interval (resampling seeds).
+
+    One row per (``by``, selector) with ``<metric>``, ``<metric>_low``, ``<metric>_high`` and ``n_seeds``.
+    """
+    metrics = list(metrics) or [c for c in QUALITY + ["control_rank"] if c in quality.columns]
+    rows = []
+    for key, g in quality.groupby(list(by) + ["selector"], sort=True):
+        key = key if isinstance(key, tuple) else (key,)
+        row = dict(zip(list(by) + ["selector"], key))
+        for metric in metrics:
+            ci = bootstrap_ci(g[metric].to_numpy(float), n_boot=n_boot, level=level)
+            row.update({metric: ci.estimate, f"{metric}_low": ci.low, f"{metric}_high": ci.high})
+        row["n_seeds"] = int(g.seed.nunique())
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def paired_quality_difference(quality: pd.DataFrame, a: str, b: str, metric: str = "spearman",
+                              n_boot: int = 2000, level: float = 0.95) -> dict:
+    """Selector ``a`` minus selector ``b`` on ``metric``, paired per seed (each seed averaged over the
+    table's other groups), with its SE and bootstrap interval; ``side`` is "better", "worse" or "tie"
+    (the interval contains 0)."""
+    for name in (a, b):
+        if name not in set(quality.selector):
+            raise ValueError(f"unknown selector {name!r}; expected one of {sorted(set(quality.selector))}")
+    per_seed = quality[quality.selector.isin([a, b])].pivot_table(index="seed", columns="selector", values=metric)
+    d = (per_seed[a] - per_seed[b]).dropna().to_numpy()
+    ci = bootstrap_ci(d, n_boot=n_boot, level=level)
+    sem = float(d.std(ddof=1) / np.sqrt(len(d))) if len(d) > 1 else 0.0
+    side = "better" if ci.low > 0 else "worse" if ci.high < 0 else "tie"
+    return {"difference": ci.estimate, "sem": sem, "low": ci.low, "high": ci.high, "n_seeds": len(d), "side": side}
+
+
+def score_spread(table: pd.DataFrame) -> pd.DataFrame:
+    """Per selector: how far apart it puts the trained candidates, against its noise and the control.
+
+    ``trained_range``: the largest minus the smallest mean score (over seeds) among the trained
+    candidates; ``seed_sem``: the typical (median) standard error of a candidate's mean score, paired
+    (each seed's scores centred on that seed's mean over the trained candidates, since a selector
+    ranks within a seed); ``control_gap``: the trained candidates' mean score minus the untrained
+    control's. A selector whose range is within a few SEs cannot order the sources.
+    """
+    rows = []
+    for selector, g in table.groupby("selector", sort=True):
+        trained_rows = g[g.candidate != UNTRAINED]
+        centred = trained_rows.score - trained_rows.groupby("seed").score.transform("mean")
+        noise = centred.groupby(trained_rows.candidate).sem()
+        per = g.groupby("candidate").score.agg(["mean"])
+        trained = per.drop(index=UNTRAINED, errors="ignore").assign(sem=noise)
+        rows.append({"selector": selector, "trained_range": float(np.ptp(trained["mean"])),
+                     "seed_sem": float(trained["sem"].median()),
+                     "control_gap": (float(trained["mean"].mean() - per.loc[UNTRAINED, "mean"])
+                                     if UNTRAINED in per.index else float("nan"))})
+    out = pd.DataFrame(rows)
+    out["range_in_sems"] = out.trained_range / out.seed_sem
+    return out
