@@ -253,5 +253,6 @@ def plot_plan_margins(margins: pd.DataFrame, knob: str, title: str = "", limit: 
     ax.set_ylabel("plan (block 1 first)")
     ax.set_title(title, fontsize=10)
     bar = fig.colorbar(im, ax=ax, fraction=0.05, pad=0.02)
-    bar.set_label("test accuracy minus the\nchosen prefix protocol's")
+    bar.ax.yaxis.set_major_formatter(plt.FuncFormatter(lambda v, _: f"{100 * v:+.0f}"))
+    bar.set_label("test accuracy minus the chosen\nprefix protocol's (points)")
     return fig
