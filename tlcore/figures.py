@@ -84,18 +84,23 @@ def plot_depth_curves(table: pd.DataFrame, title: str = "", ax=None):
     return fig
 
 
-def plot_phase_diagram(cells: pd.DataFrame, knob: str, n_blocks: int, title: str = "", ax=None):
+def plot_phase_diagram(cells: pd.DataFrame, knob: str, n_blocks: int, title: str = "", ax=None,
+                       colour: str = "transfer_depth"):
     """The optimal protocol over ``knob`` x ``n_target`` from :func:`tlcore.claims.phase_cells`.
 
-    Colour: the validation-chosen transfer depth on a fixed 0..L scale (the same in every frame of
-    a slider). Text: the protocol and the bootstrap probability that it is optimal. Hatched: the
+    Colour: the validation-chosen transfer depth (or, with ``colour="frozen_depth"``, the frozen
+    depth: the one that varies within the defrosting family) on a fixed 0..L scale (the same in
+    every frame of a slider). Text: the protocol and the bootstrap probability that it is optimal. Hatched: the
     winner does not beat the runner-up by two standard errors (a tie). Outlined: a C2 cell (an
     interior protocol beating scratch, (L, L) and (L, 0) by two standard errors each).
     """
     from matplotlib.colors import BoundaryNorm
     from matplotlib.patches import Rectangle
 
-    grid = cells.pivot(index="n_target", columns=knob, values="best_transfer_depth").sort_index(ascending=False)
+    if colour not in ("transfer_depth", "frozen_depth"):
+        raise ValueError(f"colour={colour!r}; expected 'transfer_depth' or 'frozen_depth'")
+    shown = f"best_{colour}"
+    grid = cells.pivot(index="n_target", columns=knob, values=shown).sort_index(ascending=False)
     if ax is None:
         fig, ax = plt.subplots(figsize=(7.2, 4.8))
     else:
@@ -106,7 +111,7 @@ def plot_phase_diagram(cells: pd.DataFrame, knob: str, n_blocks: int, title: str
     rows, cols = list(grid.index), list(grid.columns)
     for cell in cells.itertuples():
         i, j = rows.index(cell.n_target), cols.index(getattr(cell, knob))
-        shade = cmap(norm(cell.best_transfer_depth))
+        shade = cmap(norm(getattr(cell, shown)))
         ink = "black" if 0.299 * shade[0] + 0.587 * shade[1] + 0.114 * shade[2] > 0.5 else "white"
         ax.text(j, i, f"({cell.best_transfer_depth},{cell.best_frozen_depth})\np={cell.p_optimal:.2f}",
                 ha="center", va="center", color=ink, fontsize=8.5, fontweight="bold")
@@ -121,7 +126,7 @@ def plot_phase_diagram(cells: pd.DataFrame, knob: str, n_blocks: int, title: str
     ax.set_ylabel("n_target")
     ax.set_title(title, fontsize=10)
     bar = fig.colorbar(im, ax=ax, ticks=range(n_blocks + 1))
-    bar.set_label("optimal transfer depth")
+    bar.set_label(f"optimal {colour.replace('_', ' ')}")
     return fig
 
 
