@@ -195,9 +195,9 @@ def test_chapter_page(site, browser, name):
     cells = page.evaluate("""() => Array.from(document.querySelectorAll('div.cell')).map(c => ({
         code: (c.querySelector('.cell_input') || {innerText: ''}).innerText,
         images: c.querySelectorAll('.cell_output img').length}))""")
-    shown = sum(c["images"] > 0 for c in cells)
+    shown = sum(c["images"] > 0 for c in cells) + page.locator("figure img").count()  # glued figures too
     if not shown:
-        problems.append("no cell output shows an image")
+        problems.append("no cell output or figure shows an image")
     problems += [f"figure cell shows no image: {c['code'].strip().splitlines()[0][:100]!r}"
                  for c in cells if FIGURE_CALL.search(c["code"]) and not c["images"]]
     broken = page.evaluate("""() => Array.from(document.querySelectorAll('.cell_output img'))
