@@ -59,15 +59,21 @@ def figure_slider(figures: Mapping[str, object], description: str = "", captions
     return w.VBox([slider, stack, caption])
 
 
-def plot_depth_curves(table: pd.DataFrame, title: str = "", ax=None):
-    """Target accuracy against transfer depth, one colour per ``n_target``; fine-tuned solid, frozen dashed."""
+def plot_depth_curves(table: pd.DataFrame, title: str = "", ax=None, ylim=None, n_targets=None):
+    """Target accuracy against transfer depth, one colour per ``n_target``; fine-tuned solid, frozen dashed.
+
+    ``ylim`` and ``n_targets`` (the sizes that own a colour) keep the frames of a slider comparable:
+    the same vertical range and the same colour for the same target size in every frame.
+    """
     s = summarise(table, ("n_target",))
     if ax is None:
         fig, ax = plt.subplots(figsize=(6.6, 3.6))
     else:
         fig = ax.figure
-    colours = plt.cm.viridis(np.linspace(0, 0.9, s.n_target.nunique()))
-    for colour, (n, g) in zip(colours, s.groupby("n_target")):
+    sizes_ = sorted(n_targets) if n_targets is not None else sorted(s.n_target.unique())
+    palette = dict(zip(sizes_, plt.cm.viridis(np.linspace(0, 0.8, len(sizes_)))))
+    for n, g in s.groupby("n_target"):
+        colour = palette[n]
         for frozen, style in ((False, "-"), (True, "--")):
             part = g[(g.frozen_depth == g.transfer_depth) if frozen else (g.frozen_depth == 0)]
             part = part.sort_values("transfer_depth")
@@ -80,6 +86,8 @@ def plot_depth_curves(table: pd.DataFrame, title: str = "", ax=None):
     ax.set_title(title)
     ax.legend(title="solid (l, 0)\ndashed (l, l)", fontsize=8, title_fontsize=8, loc="upper left",
               bbox_to_anchor=(1.02, 1))  # outside the axes: never over the data
+    if ylim is not None:
+        ax.set_ylim(*ylim)
     ax.grid(alpha=0.3)
     return fig
 
