@@ -1,5 +1,4 @@
 """Per-block protocols: re-initialise, transfer and train, or transfer and freeze each block separately."""
-import itertools
 
 import pytest
 import torch

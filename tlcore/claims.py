@@ -108,14 +108,10 @@ def phase_cells_all_families(table: pd.DataFrame, knob: str) -> dict[str, pd.Dat
 def _depth_correlations(table: pd.DataFrame, knob: str, n_boot: int, seed: int) -> dict:
     """Spearman correlations of the validation-chosen depth with n_target and with the knob,
     with percentile intervals from resampling seeds (all protocols of a seed together)."""
-    wide = table.pivot_table(index=[knob, "n_target"], columns=["transfer_depth", "frozen_depth", "seed"],
-                             values="val_acc")
-    protocols = sorted({(t, f) for t, f, _ in wide.columns})  # shallower first: the tie rule
-    seeds = sorted({s for _, _, s in wide.columns})
-    a = np.stack([np.stack([wide[(t, f, s)].to_numpy() for s in seeds], axis=-1) for t, f in protocols], axis=1)
-    depth = np.array([t for t, _ in protocols])
-    n_target = wide.index.get_level_values("n_target").to_numpy()
-    knob_value = wide.index.get_level_values(knob).to_numpy()
+    index, a, depth = _val_array(table, knob)
+    seeds = range(a.shape[2])
+    n_target = index.get_level_values("n_target").to_numpy()
+    knob_value = index.get_level_values(knob).to_numpy()
 
     def correlations(mean):
         chosen = depth[mean.argmax(axis=1)]
@@ -443,7 +439,8 @@ def _curve_array(profiles: pd.DataFrame, knob: str, measure: str, curve: str) ->
 
 
 def _val_array(table: pd.DataFrame, knob: str) -> tuple[pd.Index, np.ndarray, np.ndarray]:
-    """(cells, protocols, seeds) validation accuracies and the protocols' transfer depths, shallower first."""
+    """(cells, protocols, seeds) validation accuracies and the protocols' transfer depths, shallower first
+    (argmax then breaks ties towards the shallower protocol)."""
     wide = table.pivot_table(index=[knob, "n_target"], columns=["transfer_depth", "frozen_depth", "seed"],
                              values="val_acc")
     protocols = sorted({(t, f) for t, f, _ in wide.columns})
