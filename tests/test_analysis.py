@@ -51,3 +51,22 @@ def test_selection_summary_counts_each_group_once():
     out = selection_summary(pd.DataFrame(rows))
     assert out.loc["a", "spearman"] == pytest.approx(0.5) and out.loc["a", "regret"] == pytest.approx(0.1)
     assert out.loc["b", "top1_hit"] == 0.0
+
+
+def test_paired_summary_against_numpy_and_the_tie_rule():
+    import numpy as np
+    import pandas as pd
+    import pytest
+
+    from tlcore.analysis import paired_summary
+
+    a, b = np.array([0.80, 0.82, 0.79, 0.85]), np.array([0.70, 0.74, 0.72, 0.71])
+    d = a - b
+    s = paired_summary(a, b)
+    assert s.mean == pytest.approx(d.mean()) and s.sem == pytest.approx(d.std(ddof=1) / 2) and s.side == "higher"
+    assert paired_summary(b, a).side == "lower" and paired_summary(a, a + [0.01, -0.01, 0.02, -0.02]).side == "tie"
+    # Series pair by index: a seed missing on one side is left out
+    x, y = pd.Series([1.0, 2.0, 3.0], index=[0, 1, 2]), pd.Series([0.5, 1.0], index=[2, 0])
+    assert paired_summary(x, y).mean == pytest.approx(((1.0 - 1.0) + (3.0 - 0.5)) / 2)
+    with pytest.raises(ValueError, match="share no seed"):
+        paired_summary(pd.Series([1.0], index=[0]), pd.Series([1.0], index=[1]))

@@ -8,8 +8,7 @@ returns) and gives a smaller tidy DataFrame, so chapters only orchestrate and pl
 """
 from __future__ import annotations
 
-from typing import Sequence
-from typing import Mapping
+from typing import Mapping, NamedTuple, Sequence
 
 import numpy as np
 import pandas as pd
@@ -20,7 +19,7 @@ from .stats import bootstrap_ci, tie_aware_ranks, tied_with_best
 
 __all__ = ["summarise", "selection_summary", "layer_matrix", "probe_curves", "candidate_summary",
            "setting_effect", "tie_aware_quality", "selection_quality", "quality_intervals",
-           "paired_quality_difference", "QUALITY", "score_spread"]
+           "paired_quality_difference", "QUALITY", "score_spread", "PairedDifference", "paired_summary"]
 
 PROTOCOL_KEYS = ["transfer_depth", "frozen_depth"]
 
@@ -214,3 +213,23 @@ def score_spread(table: pd.DataFrame) -> pd.DataFrame:
     out = pd.DataFrame(rows)
     out["range_in_sems"] = out.trained_range / out.seed_sem
     return out
+
+
+class PairedDifference(NamedTuple):
+    """``a - b`` paired by seed: mean, standard error, and ``"higher"``/``"lower"``/``"tie"`` at 2 SE."""
+    mean: float
+    sem: float
+    side: str
+
+
+def paired_summary(a, b) -> PairedDifference:
+    """The per-seed difference of two aligned score sequences (Series are aligned on their index;
+    seeds missing on either side are dropped), summarised with the book's 2-SE tie rule."""
+    d = (pd.Series(a, dtype=float) - pd.Series(b, dtype=float)).dropna().to_numpy() \
+        if isinstance(a, pd.Series) else np.asarray(a, dtype=float) - np.asarray(b, dtype=float)
+    if len(d) == 0:
+        raise ValueError("paired_summary: the two sequences share no seed")
+    mean = float(d.mean())
+    sem = float(d.std(ddof=1) / np.sqrt(len(d))) if len(d) > 1 else 0.0
+    side = "tie" if abs(mean) <= 2 * sem else ("higher" if mean > 0 else "lower")
+    return PairedDifference(mean, sem, side)

@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats as scipy_stats
 
+from .analysis import paired_summary
 from .presets import sizes
 from .profiles import depths_from_curves
 from .stats import choose_on_validation, optimality_probability, paired_difference, winner_significance
@@ -350,8 +351,8 @@ def representation_sweep(quick: bool = True, seeds: int = 5, alphas=(0.0, 0.6, 1
 
 
 def _paired(a: pd.Series, b: pd.Series) -> tuple[float, float]:
-    d = (a - b).dropna().to_numpy()
-    return float(d.mean()), float(d.std(ddof=1) / np.sqrt(len(d))) if len(d) > 1 else 0.0
+    d = paired_summary(a, b)
+    return d.mean, d.sem
 
 
 def verdict_c3(table: pd.DataFrame, knob: str = "alpha", measure: str = "linear_cka") -> Verdict:
@@ -564,11 +565,10 @@ def held_out_predictor(evaluations: dict) -> pd.DataFrame:
         search = np.array(mine.loc["validation search", "per_seed"])
         for method in (chosen, "validation search", "standard recipe (L, L)", "scratch (0, 0)"):
             r = mine.loc[method]
-            d = np.array(r.per_seed) - search
-            sem = float(d.std(ddof=1) / np.sqrt(len(d))) if len(d) > 1 else 0.0
+            d = paired_summary(r.per_seed, search)
             rows.append({"map": knob, "method": method, "mean_regret": r["mean_regret"], "sem": r["sem"],
-                         "minus_search": float(d.mean()), "minus_search_sem": sem,
-                         "vs_search": "tie" if abs(d.mean()) <= 2 * sem else ("worse" if d.mean() > 0 else "better"),
+                         "minus_search": d.mean, "minus_search_sem": d.sem,
+                         "vs_search": {"tie": "tie", "higher": "worse", "lower": "better"}[d.side],
                          "networks": int(r["networks"])})
     return pd.DataFrame(rows)
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from .analysis import paired_summary
 from .presets import sizes
 from .profiles import recovered_fraction
 from .sweep import default_cache_dir, run
@@ -80,9 +81,8 @@ def best_plans(table: pd.DataFrame, knob: str) -> pd.DataFrame:
     for (value, n), g in table.groupby([knob, "n_target"]):
         val, test = _wide(g, "val_acc"), _wide(g, "test_acc")
         chosen = {kind: max(plans, key=lambda p: (val[p].mean(), -plans.index(p))) for kind, plans in kinds.items()}
-        d = (test[chosen["surgical"]] - test[chosen["prefix"]]).to_numpy()
-        mean, sem = float(d.mean()), float(d.std(ddof=1) / np.sqrt(len(d))) if len(d) > 1 else 0.0
-        winner = "tie" if abs(mean) <= 2 * sem else ("surgical" if mean > 0 else "prefix")
+        d = paired_summary(test[chosen["surgical"]], test[chosen["prefix"]])
+        mean, sem, winner = d.mean, d.sem, {"tie": "tie", "higher": "surgical", "lower": "prefix"}[d.side]
         rows.append({knob: value, "n_target": n, "prefix": chosen["prefix"], "surgical": chosen["surgical"],
                      "prefix_acc": float(test[chosen["prefix"]].mean()),
                      "surgical_acc": float(test[chosen["surgical"]].mean()), "margin": mean, "sem": sem,
