@@ -98,6 +98,14 @@ class Ensemble:
         out.lr_scale = {n: torch.cat([p.lr_scale[n] for p in parts]) for n in out.names}
         return out
 
+    def select(self, members) -> "Ensemble":
+        """The ensemble of the given members, in the order given."""
+        index = torch.as_tensor(np.asarray(members), dtype=torch.long)
+        out = copy.copy(self)
+        out.params = {n: p[index.to(p.device)] for n, p in self.params.items()}
+        out.lr_scale = {n: s[index.to(s.device)] for n, s in self.lr_scale.items()}
+        return out
+
     @property
     def trainable(self) -> dict[str, torch.Tensor]:
         """1.0 where a member trains a tensor, 0.0 where it is frozen, shape (E, 1, ..., 1)."""
@@ -194,14 +202,30 @@ def _fit(models, x, y, subsets, seeds, *, steps, batch_size, lr, weight_decay, d
         max_members = n if dev.type == "cuda" else max(1, _CPU_GROUP_PARAMETERS // per_member)
     check_int("max_members", max_members, low=1)
     x, y = x.to(dev), y.to(dev, torch.long)
+    # Members are grouped by their batch size (small target subsets train full-batch), so that a
+    # group pads few slots: padding a subset of 10 to a batch of 128 would cost 13x its arithmetic.
+    # Within a batch size, members with the same frozen prefix sit together, so that a group's
+    # backward pass stops at its lowest trained layer.
+    order = sorted(range(n), key=lambda i: (min(batch_size, len(subsets[i])), -_frozen_prefix(models[i])))
     size = -(-n // -(-n // max_members))  # groups of equal size, none larger than max_members
-    groups = [range(a, min(n, a + size)) for a in range(0, n, size)]
-    return Ensemble.concat([
+    groups = [order[a:a + size] for a in range(0, n, size)]
+    trained = Ensemble.concat([
         _fit_group([models[i] for i in g], x, y, [subsets[i] for i in g], [seeds[i] for i in g],
                    steps, batch_size, lr, weight_decay, dev, chunk_steps, engine) for g in groups])
+    return trained if order == list(range(n)) else trained.select(np.argsort(order))
 
 
 _CPU_GROUP_PARAMETERS = 4_000_000
+
+
+def _frozen_prefix(model: BlockModel) -> int:
+    """How many of the model's parameter tensors, from the input on, are frozen."""
+    count = 0
+    for p in model.parameters():
+        if p.requires_grad:
+            break
+        count += 1
+    return count
 
 
 def _fit_group(models, x, y, subsets, seeds, steps, batch_size, lr, weight_decay, dev, chunk_steps,
