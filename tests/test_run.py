@@ -22,15 +22,17 @@ def reference(tmp_path_factory):
 
 
 def test_rerun_reads_the_cache_and_is_identical(reference, tmp_path):
-    assert reference.attrs == {"computed": 4, "cached": 0}
+    assert reference.attrs["computed"] == 4 and reference.attrs["cached"] == 0
+    assert reference.attrs["experiment"] == "depth" and len(reference.attrs["cells"]) == 4
     assert len(reference) == 4 * 2 * 3
     assert {"alpha", "task_seed", "seed", "n_target", "transfer_depth"} <= set(reference.columns)
     first = run("depth", GRID, tmp_path, **SMALL)
     again = run("depth", GRID, tmp_path, **SMALL)
-    assert again.attrs == {"computed": 0, "cached": 4}
+    assert (again.attrs["computed"], again.attrs["cached"]) == (0, 4)
+    assert again.attrs["cells"] == first.attrs["cells"]
     assert first.equals(reference) and again.equals(reference)  # bit for bit, across runs
     wider = run("depth", {"alpha": [0.2, 1.2, 0.7], "task_seed": [0, 1]}, tmp_path, **SMALL)
-    assert wider.attrs == {"computed": 2, "cached": 4}  # only the new cells are computed
+    assert (wider.attrs["computed"], wider.attrs["cached"]) == (2, 4)  # only the new cells are computed
 
 
 SCRIPT = textwrap.dedent("""
@@ -61,7 +63,7 @@ def test_killed_sweep_resumes_without_losing_or_redoing_cells(tmp_path):
     big = {**SMALL, "source_steps": 1500, "steps": 600}
     grid = {"alpha": [0.1, 0.4, 0.8, 1.2], "task_seed": [0, 1]}
     resumed = run("depth", grid, cache, **big)
-    assert resumed.attrs == {"computed": 8 - finished, "cached": finished}
+    assert (resumed.attrs["computed"], resumed.attrs["cached"]) == (8 - finished, finished)
     whole = run("depth", grid, tmp_path / "fresh", **big)
     assert resumed.equals(whole)
     keys = ["alpha", "task_seed", "n_target", "transfer_depth", "frozen_depth"]
@@ -75,7 +77,7 @@ def test_corrupt_cache_file_is_recomputed_with_a_warning(reference, tmp_path):
     victim.write_bytes(victim.read_bytes()[:-50])  # truncated
     with pytest.warns(CorruptCacheWarning, match=victim.name):
         again = run("depth", GRID, tmp_path, **SMALL)
-    assert again.attrs == {"computed": 1, "cached": 3}
+    assert (again.attrs["computed"], again.attrs["cached"]) == (1, 3)
     assert again.equals(reference)
     victim.write_bytes(b"garbage")
     with pytest.warns(CorruptCacheWarning):

@@ -230,8 +230,15 @@ class ResultsCache:
                           stacklevel=2)
         return table
 
-    def put(self, key: str, config: dict, table: pd.DataFrame) -> Path:
-        """Store ``table`` for ``key``, parquet first, record last (the commit point); the record's path."""
+    def record(self, key: str) -> dict | None:
+        """The record stored for ``key`` (configuration, versions, rows, checksum, seconds), or None."""
+        table, record, _ = self._load(key, None)
+        return record if table is not None else None
+
+    def put(self, key: str, config: dict, table: pd.DataFrame, seconds: float | None = None) -> Path:
+        """Store ``table`` for ``key``, parquet first, record last (the commit point); the record's path.
+
+        ``seconds``, the time the cell took to compute, is kept in the record for provenance."""
         if not isinstance(table, pd.DataFrame):
             raise TypeError(f"a cache entry must be a pandas DataFrame, got {type(table).__name__}")
         if not all(isinstance(c, str) for c in table.columns):
@@ -244,6 +251,8 @@ class ResultsCache:
                   "rows": len(table), "columns": list(table.columns),
                   "sha256": hashlib.sha256(data).hexdigest(),
                   "created": datetime.now(timezone.utc).isoformat(timespec="seconds")}
+        if seconds is not None:
+            record["seconds"] = round(float(seconds), 2)
         self.folder.mkdir(parents=True, exist_ok=True)
         _write_atomic(data_path, data)
         _write_atomic(record_path, (json.dumps(record, indent=1) + "\n").encode())

@@ -14,6 +14,7 @@ import ast
 import hashlib
 import itertools
 import os
+import time
 from concurrent.futures import Executor, ProcessPoolExecutor, as_completed
 from functools import lru_cache
 from pathlib import Path
@@ -105,8 +106,9 @@ def _check_executor(executor) -> None:
 
 def _compute_cell(experiment: str, params: dict, cache_dir: str, key: str, config: dict) -> pd.DataFrame:
     """Run one cell and store it (on the worker, so a finished cell survives the driver)."""
+    start = time.perf_counter()
     table = EXPERIMENTS[experiment](**params)
-    ResultsCache(cache_dir).put(key, config, table)
+    ResultsCache(cache_dir).put(key, config, table, seconds=time.perf_counter() - start)
     return table
 
 
@@ -150,7 +152,8 @@ def run(experiment: str, grid: dict, cache_dir, executor=None, progress: bool | 
     process or on ``executor`` (then ``cache_dir`` must be visible to the workers; a fork-based
     process pool is refused, see :func:`process_pool`). Returns the cells' tables concatenated in
     grid order, each with a column per scalar grid parameter; ``table.attrs["computed"]`` and
-    ``["cached"]`` count the cells of each kind.
+    ``["cached"]`` count the cells of each kind, ``["cells"]`` lists the cells' cache keys in grid
+    order (their records in ``cache_dir/experiment`` hold each cell's configuration).
     """
     check_known("experiment", experiment, EXPERIMENTS)
     cells, params = _cells(grid, fixed)
@@ -215,5 +218,5 @@ def run(experiment: str, grid: dict, cache_dir, executor=None, progress: bool | 
                 table[name] = [value] * len(table)
         tables.append(table)
     out = pd.concat(tables, ignore_index=True)
-    out.attrs.update(computed=computed, cached=len(first) - computed)
+    out.attrs.update(computed=computed, cached=len(first) - computed, experiment=experiment, cells=keys)
     return out
