@@ -8,7 +8,7 @@ PY := $(VENV)/bin/python
 # Written after a successful install; older than requirements.txt or pyproject.toml = reinstall.
 STAMP := $(VENV)/installed.stamp
 
-.PHONY: install book test browser reference-notebooks clean
+.PHONY: install book test browser reference-notebooks paper-results clean
 
 install: $(STAMP)
 
@@ -52,5 +52,12 @@ reference-notebooks: install
 	for f in book/*.md; do n=$$(basename $$f .md); if grep -q "tags: \[parameters\]" $$f; then \
 	  $(PY) -m tlcore.book run $$n -o tests/notebooks/$$n.ipynb || exit 1; fi; done
 
+# The claim sweeps at paper sizes -> results/paper/*.parquet + provenance.json (shipped with the book).
+# Resumable: finished cells are kept in the sweep cache ($$TLCORE_CACHE_DIR or ~/.cache/tlcore).
+paper-results: install
+	$(PY) -m tlcore paper-results
+
+# results/paper holds the shipped paper-scale tables: not a build product.
 clean:
-	rm -rf _build results
+	rm -rf _build
+	find results -mindepth 1 -maxdepth 1 ! -name paper -exec rm -rf {} + 2>/dev/null || true

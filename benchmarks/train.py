@@ -6,7 +6,7 @@ Usage: python benchmarks/train.py [--steps 40] [--repeats 3] [--device auto]
 """
 import argparse
 
-from tlcore.benchmark import compare_training, machine
+from tlcore.benchmark import compare_training, machine, training_rate
 
 parser = argparse.ArgumentParser()
 parser.add_argument("--steps", type=int, default=40)
@@ -25,3 +25,9 @@ for width, members, batch in [(64, 64, 50), (64, 256, 50), (256, 64, 128), (256,
     headline[f"fraction_of_peak_w{width}_n{members}"] = r["fraction_of_peak"]
 for name, value in headline.items():
     print(f"{name}: {value:.3f}")
+
+# Throughput on a phase-map-like grid: how many paper-scale target networks (500 steps) per second.
+for width in (32, 64, 128, 256):
+    r = training_rate(width, device=args.device)
+    print(f"networks_per_second_w{width}: {r['networks_per_second']:.2f}  "
+          f"({r['networks']} networks of depth {r['depth']}, target sizes 10-320)")

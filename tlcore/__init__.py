@@ -10,17 +10,18 @@ Modules, in the order data flows through them (a module imports only modules bef
   calibrated similarity profiles;
 - ``experiments``: everything that trains networks for a purpose;
 - ``analysis`` (reductions of tidy tables), ``cache`` -> ``sweep`` (grids of cells),
-  ``figures``, ``claims``, ``surgery``, ``advisor``, ``book``: what users and chapters call.
+  ``figures``, ``claims``, ``surgery``, ``advisor``, ``paper`` (the shipped paper-scale results),
+  ``book``: what users and chapters call.
 """
 from ._version import __version__
-from . import (advisor, analysis, cache, cka, claims, experiments, models, neighbours, profiles, seeds, selection,
-               similarity, stats, surgery, sweep, tasks, train, transfer, transferability, validation)  # noqa: E402
+from . import (advisor, analysis, cache, cka, claims, experiments, models, neighbours, paper, profiles, seeds,
+               selection, similarity, stats, surgery, sweep, tasks, train, transfer, transferability, validation)  # noqa: E402
 from .models import CNN1d, MLP, load_model, save_model
 from .tasks import Task, TaskPair, make_pair
 from .transfer import Protocol
 
 __all__ = ["CNN1d", "MLP", "Protocol", "Task", "TaskPair", "load_model", "make_pair", "save_model",
-           "advisor", "analysis", "cache", "cka", "claims", "experiments", "models", "neighbours", "profiles", "seeds",
+           "advisor", "analysis", "cache", "cka", "claims", "experiments", "models", "neighbours", "paper", "profiles", "seeds",
            "selection", "similarity", "stats", "surgery", "sweep", "tasks", "train", "transfer", "transferability",
            "validation",
            "__version__"]

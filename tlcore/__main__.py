@@ -13,7 +13,9 @@ from __future__ import annotations
 
 import argparse
 import os
+import shlex
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -175,6 +177,20 @@ def _advise(args) -> int:
     return 0
 
 
+def _paper_results(args) -> int:
+    from .paper import make_results
+    from .validation import resolve_device
+
+    try:
+        resolve_device(args.device)
+        start = time.perf_counter()
+        make_results(args.out, args.only, device=args.device, command="python -m tlcore " + shlex.join(args.argv))
+    except ValueError as exc:
+        raise InputError(str(exc)) from None
+    print(f"paper-scale results written in {time.perf_counter() - start:.0f} s")
+    return 0
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m tlcore", description="tlcore command line")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -209,14 +225,23 @@ def main(argv=None) -> int:
     src.add_argument("--depth", type=int, default=4, help="number of blocks")
     src.add_argument("--steps", type=int, default=3000, help="training steps (Adam, batch 128)")
     src.add_argument("--seed", type=int, default=0, help="initialisation and data-order seed")
+    paper = sub.add_parser("paper-results", help="run the claim sweeps at paper sizes and write the shipped "
+                                                 "tables with their provenance (resumes from the sweep cache)")
+    paper.add_argument("--out", default=None, help="the folder to write (default: results/paper in the repository)")
+    paper.add_argument("--only", action="append", default=None, metavar="NAME",
+                       help="one sweep of tlcore.claims.CLAIM_SWEEPS (repeatable; default: all)")
+    paper.add_argument("--device", default="auto", help="auto (CUDA when present), cpu or cuda[:N]")
     cache = sub.add_parser("cache", help="list, verify or prune a sweep cache")
     cache.add_argument("args", nargs=argparse.REMAINDER, help="list DIR | verify DIR | prune DIR [--older-than DAYS]")
     args = parser.parse_args(argv)
+    args.argv = list(sys.argv[1:] if argv is None else argv)
     if args.command == "cache":
         from .cache import main as cache_main
 
         return cache_main(args.args)
     try:
+        if args.command == "paper-results":
+            return _paper_results(args)
         return _advise(args) if args.command == "advise" else _train_source(args)
     except InputError as exc:
         print(f"error: {exc}", file=sys.stderr)

@@ -16,7 +16,7 @@ from .models import MLP
 from .train import BatchStream, fit
 from .validation import resolve_device
 
-__all__ = ["machine", "matmul_gflops", "loop_fit", "compare_training"]
+__all__ = ["machine", "matmul_gflops", "loop_fit", "compare_training", "training_rate"]
 
 
 def machine(device="auto") -> str:
@@ -106,3 +106,23 @@ def compare_training(width: int, n_members: int, steps: int = 100, batch_size: i
     return {"width": width, "members": n_members, "steps": steps, "loop_s": loop_s,
             "batched_s": batched_s, "speedup": loop_s / batched_s, "batched_gflops": achieved,
             "matmul_gflops": peak, "fraction_of_peak": achieved / peak}
+
+
+def training_rate(width: int, depth: int = 4, n_targets=(10, 20, 40, 80, 160, 320), per_size: int = 12,
+                  steps: int = 100, per_network_steps: int = 500, in_dim: int = 64, batch_size: int = 128,
+                  device="auto") -> dict:
+    """Networks trained per second by the batched engine on a phase-map-like grid (``per_size``
+    networks for each target size, as many steps each), counted as networks of ``per_network_steps``
+    steps, the paper-scale target training."""
+    dev = resolve_device(device)
+    g = torch.Generator().manual_seed(0)
+    x = torch.randn(4096, in_dim, generator=g)
+    y = torch.randint(0, 10, (4096,), generator=g)
+    subsets = [torch.randperm(4096, generator=g)[:n] for n in n_targets for _ in range(per_size)]
+    models = [MLP(in_dim, 10, width, depth, seed=i) for i in range(len(subsets))]
+    seeds = list(range(len(subsets)))
+    fit(models[:2], x, y, subsets[:2], seeds[:2], steps=3, batch_size=batch_size, device=dev)
+    seconds = _timed(lambda: fit(models, x, y, subsets, seeds, steps=steps, batch_size=batch_size,
+                                 device=dev), dev)
+    return {"width": width, "depth": depth, "networks": len(models), "seconds": seconds,
+            "networks_per_second": len(models) * steps / per_network_steps / seconds}

@@ -32,7 +32,7 @@ __all__ = ["PHASE_VALUES", "PHASE_N_TARGETS", "N_VAL", "Verdict", "phase_sweep",
            "verdicts_agree", "selection_sweep", "SELECTION_MEASURES", "all_verdicts",
            "SELECTION_CANDIDATES", "SELECTION_SETTING", "mnist1d_selection", "selection_setting", "verdict_c4_across",
            "profile_sweep", "profile_bands", "depth_link", "evaluate_predictor", "held_out_predictor", "PROFILE_SEEDS",
-           "PROFILE_PROBE"]
+           "PROFILE_PROBE", "CLAIM_SWEEPS", "CLAIM_INPUTS", "claim_tables", "verdicts_from", "verdict_agreement"]
 
 # The phase diagram of the transfer-depth chapter: 6 similarities x 6 target sizes.
 PHASE_VALUES = [0.0, 0.2, 0.4, 0.6, 0.8, 1.0]
@@ -389,15 +389,56 @@ def verdict_c3(table: pd.DataFrame, knob: str = "alpha", measure: str = "linear_
     return Verdict("C3", verdict, text, {"drop": (drop, drop_sem), "earlier_block": best})
 
 
+# The sweeps behind the claim chapters, by name, at their default parameters: what the verdicts read
+# and what tlcore.paper ships at paper scale. Each takes (quick, device) and returns the sweep's table.
+CLAIM_SWEEPS = {
+    "phase_teacher_mix": lambda quick, device: phase_sweep("teacher_mix", quick, device=device),
+    "phase_feature_mix": lambda quick, device: phase_sweep("feature_mix", quick, device=device),
+    "representations": lambda quick, device: representation_sweep(quick, device=device),
+    "selection": lambda quick, device: selection_sweep(quick, device=device),
+    "selection_mnist1d": lambda quick, device: mnist1d_selection(quick, device=device),
+    "phase_teacher_mix_lr0.1": lambda quick, device: phase_sweep("teacher_mix", quick, transferred_lr_scale=0.1,
+                                                                 device=device),
+}
+# Which sweeps each claim's verdict reads.
+CLAIM_INPUTS = {"C1": ["phase_teacher_mix", "phase_feature_mix"], "C2": ["phase_teacher_mix", "phase_feature_mix"],
+                "C3": ["representations"], "C4": ["selection", "selection_mnist1d"]}
+
+
+def claim_tables(quick: bool = True, device: str = "auto", names=None) -> dict[str, pd.DataFrame]:
+    """The tables of :data:`CLAIM_SWEEPS` (``names``: a subset), computed or read from the sweep cache."""
+    names = list(CLAIM_SWEEPS) if names is None else list(names)
+    for name in names:
+        if name not in CLAIM_SWEEPS:
+            raise ValueError(f"unknown claim sweep {name!r}; expected one of {sorted(CLAIM_SWEEPS)}")
+    return {name: CLAIM_SWEEPS[name](quick, device) for name in names}
+
+
+def verdicts_from(tables: dict[str, pd.DataFrame], quick: bool) -> list[Verdict]:
+    """Every claim's verdict from the tables of :data:`CLAIM_SWEEPS` (``quick``: the sizes they were made at)."""
+    missing = sorted({n for names in CLAIM_INPUTS.values() for n in names} - set(tables))
+    if missing:
+        raise ValueError(f"the verdicts need the tables {missing}")
+    phase = {knob: tables[f"phase_{knob}"] for knob in ("teacher_mix", "feature_mix")}
+    cells = {knob: phase_cells(t, knob) for knob, t in phase.items()}
+    c4 = {"the hidden-manifold benchmark": verdict_c4(tables["selection"]),
+          "MNIST-1D with permuted inputs": verdict_c4(tables["selection_mnist1d"], setting={
+              **SELECTION_SETTING, "scratch_steps": sizes(quick, "mnist1d")["steps"]})}
+    return [verdict_c1(phase), verdict_c2(cells), verdict_c3(tables["representations"]), verdict_c4_across(c4)]
+
+
 def all_verdicts(quick: bool = True, device: str = "auto") -> list[Verdict]:
     """Every claim's verdict from the chapters' own experiments (at their default parameters)."""
-    tables = {knob: phase_sweep(knob, quick, device=device) for knob in ("teacher_mix", "feature_mix")}
-    cells = {knob: phase_cells(t, knob) for knob, t in tables.items()}
-    c4 = {"the hidden-manifold benchmark": verdict_c4(selection_sweep(quick, device=device)),
-          "MNIST-1D with permuted inputs": verdict_c4(mnist1d_selection(quick, device=device), setting={
-              **SELECTION_SETTING, "scratch_steps": sizes(quick, "mnist1d")["steps"]})}
-    return [verdict_c1(tables), verdict_c2(cells), verdict_c3(representation_sweep(quick, device=device)),
-            verdict_c4_across(c4)]
+    needed = {n for names in CLAIM_INPUTS.values() for n in names}
+    return verdicts_from(claim_tables(quick, device, [n for n in CLAIM_SWEEPS if n in needed]), quick)
+
+
+def verdict_agreement(quick: list[Verdict], paper: list[Verdict]) -> pd.DataFrame:
+    """Claim by claim, the quick-mode and paper-scale verdicts side by side and whether they agree."""
+    by_claim = {v.claim: v for v in paper}
+    rows = [{"claim": v.claim, "quick": v.verdict, "paper": by_claim[v.claim].verdict,
+             "agree": v.verdict == by_claim[v.claim].verdict} for v in quick if v.claim in by_claim]
+    return pd.DataFrame(rows, columns=["claim", "quick", "paper", "agree"])
 
 
 # --------------------------------------------------------------------------- representations -> protocol

@@ -269,3 +269,40 @@ def plot_plan_margins(margins: pd.DataFrame, knob: str, title: str = "", limit: 
     bar.ax.yaxis.set_major_formatter(plt.FuncFormatter(lambda v, _: f"{100 * v:+.0f}"))
     bar.set_label("test accuracy minus the chosen\nprefix protocol's (points)")
     return fig
+
+
+def plot_probe_curves(curves: pd.DataFrame, value, n_small: int, knob: str = "alpha", title: str = "", ax=None):
+    """Linear-probe accuracy per block (mean ± SE over seeds) of each network, at one ``knob`` value
+    (rows of :func:`tlcore.analysis.probe_curves`)."""
+    ax = ax if ax is not None else plt.subplots(figsize=(4, 3.2))[1]
+    for name, g in curves[curves[knob] == value].groupby("network"):
+        ax.errorbar(g.block, g["mean"], yerr=g["sem"], marker="o", capsize=2, label=name)
+    ax.set_title(title or f"{knob}={value:g}")
+    ax.set_xlabel("block")
+    ax.set_ylabel(f"linear-probe accuracy (n={n_small})")
+    ax.set_xticks(sorted(curves.block.unique()))
+    ax.grid(alpha=0.3)
+    return ax
+
+
+def plot_selection_quality(quality: pd.DataFrame, selectors: Sequence[str], metric: str, ax=None):
+    """One ranking-quality ``metric`` per selector and target size, mean with its 95% bootstrap interval
+    (rows of :func:`tlcore.analysis.setting_effect`), selectors listed top to bottom in the order given."""
+    ax = ax if ax is not None else plt.subplots(figsize=(4, 3.8))[1]
+    for i, (n, g) in enumerate(quality.groupby("n_target")):
+        g = g.set_index("selector").loc[list(selectors)]
+        y = np.arange(len(g)) + 0.2 * i
+        ax.errorbar(g[metric], y, xerr=[g[metric] - g[f"{metric}_low"], g[f"{metric}_high"] - g[metric]],
+                    fmt="o", capsize=2, label=f"n_target={n}")
+    ax.set_yticks(range(len(selectors)), list(selectors))
+    ax.set_xlabel(f"{metric} (mean, 95% bootstrap interval)")
+    ax.grid(alpha=0.3, axis="x")
+    return ax
+
+
+def placeholder(text: str, figsize=(8, 1.2)):
+    """A figure that only says why the expected one is absent (for example, results not shipped)."""
+    fig, ax = plt.subplots(figsize=figsize)
+    ax.text(0.5, 0.5, text, ha="center", va="center", wrap=True)
+    ax.set_axis_off()
+    return fig

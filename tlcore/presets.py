@@ -12,8 +12,8 @@ __all__ = ["sizes", "SIZES"]
 _SYNTHETIC = {
     "quick": dict(width=32, depth=3, source_steps=800, steps=200,
                   n_source=4000, n_target_pool=3000, n_test=1000),
-    "paper": dict(width=256, depth=6, source_steps=8000, steps=2000,
-                  n_source=60000, n_target_pool=20000, n_test=10000),
+    "paper": dict(width=128, depth=4, source_steps=2000, steps=500,
+                  n_source=20000, n_target_pool=3000, n_test=5000),
 }
 
 SIZES = {
@@ -21,11 +21,11 @@ SIZES = {
     "hidden_manifold": _SYNTHETIC,
     "mnist1d": {  # a 1-D CNN (see experiments.default_model_kind)
         "quick": dict(width=16, depth=3, source_steps=800, steps=250, num_samples=4000),
-        "paper": dict(width=64, depth=3, source_steps=6000, steps=1500, num_samples=40000),
+        "paper": dict(width=32, depth=3, source_steps=3000, steps=600, num_samples=10000),
     },
     "digits": {  # 1,797 images: the data size is fixed
         "quick": dict(width=64, depth=3, source_steps=800, steps=250),
-        "paper": dict(width=256, depth=4, source_steps=4000, steps=1500),
+        "paper": dict(width=128, depth=4, source_steps=2000, steps=500),
     },
 }
 

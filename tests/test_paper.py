@@ -1,0 +1,148 @@
+"""The shipped paper-scale results: their provenance matches the files, a shipped cell recomputes to
+the shipped numbers, and the machinery that makes and reads them refuses what it should."""
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from tlcore import claims, paper
+from tlcore.presets import SIZES, sizes
+from tlcore.sweep import default_cache_dir, run
+
+TINY = dict(family="teacher", n_targets=[20, 60], protocols=[(0, 0), (1, 1), (2, 0)], shared_depth=1,
+            n_source=600, n_target_pool=300, n_test=300, width=16, depth=2, source_steps=60, steps=30,
+            seeds=[0, 1, 2])
+
+
+# ----------------------------------------------------------------------------- the shipped results
+
+def test_every_claim_sweep_is_shipped_and_matches_its_provenance():
+    record = paper.provenance()
+    assert record is not None, "results/paper/provenance.json is missing: run `make paper-results`"
+    assert set(record["tables"]) == set(claims.CLAIM_SWEEPS)
+    assert paper.check_provenance() == []
+    # made at the sizes the presets call paper scale, by the one documented command
+    assert record["sizes"] == {family: sizes(False, family) for family in SIZES}
+    assert record["command"].startswith("python -m tlcore paper-results")
+    for name, entry in record["tables"].items():
+        assert entry["compute_seconds"] > 0
+        for cell in entry["cells"]:
+            params = cell["config"]["params"]
+            if "width" in params:
+                family = params["family"]
+                assert params["width"] == sizes(False, family)["width"], (name, family)
+    total = sum(p.stat().st_size for p in paper.results_dir().iterdir())
+    assert total < 10e6, f"the shipped results take {total / 1e6:.1f} MB"
+
+
+def test_paper_scale_verdicts_come_from_the_shipped_tables():
+    verdicts = paper.paper_verdicts()
+    assert [v.claim for v in verdicts] == ["C1", "C2", "C3", "C4"]
+    assert {v.verdict for v in verdicts} <= {"reproduced", "partly", "not reproduced"}
+
+
+def test_the_cheapest_shipped_cell_recomputes_to_the_shipped_numbers():
+    """The spot check: the cell re-run at its recorded configuration (on this machine's CPU) agrees
+    with the shipped rows within the seed spread, group by group."""
+    name, cell = paper.cheapest_cell()
+    shipped_rows, recomputed = paper.recompute_cell(name, cell["key"], device="cpu")
+    comparison = paper.compare_cell(shipped_rows, recomputed)
+    assert len(comparison) > 0
+    assert comparison.within.mean() >= 0.95, comparison[~comparison.within]
+    # and the numbers are real results, not a copy: the shipped spread is not zero
+    assert (comparison["sem"] > 0).any()
+
+
+# ----------------------------------------------------------------------------- making and reading
+
+@pytest.fixture
+def tiny_results(tmp_path, monkeypatch):
+    """A folder of shipped results made by make_results from one tiny sweep."""
+    monkeypatch.setenv("TLCORE_CACHE_DIR", str(tmp_path / "cache"))
+    sweeps = {"tiny": lambda quick, device: run("depth", {"alpha": [0.0, 1.0]}, default_cache_dir(),
+                                                device=device, **TINY)}
+    monkeypatch.setattr(paper, "CLAIM_SWEEPS", sweeps)
+    folder = tmp_path / "results"
+    record = paper.make_results(folder, device="cpu", command="test", log=lambda _: None)
+    return folder, record
+
+
+def test_make_results_writes_tables_with_their_provenance(tiny_results):
+    folder, record = tiny_results
+    assert paper.check_provenance(folder) == []
+    entry = record["tables"]["tiny"]
+    table = paper.shipped("tiny", folder)
+    assert len(table) == entry["rows"] == 2 * 2 * 3 * 3
+    assert [c["rows"] for c in entry["cells"]] == [18, 18]
+    assert [c["config"]["params"]["alpha"] for c in entry["cells"]] == [0.0, 1.0]
+    assert record["command"] == "test" and record["code"] == entry["cells"][0]["config"]["code"]
+    assert entry["compute_seconds"] > 0
+
+
+def test_a_recomputed_cell_is_identical_and_a_changed_one_is_caught(tiny_results):
+    folder, record = tiny_results
+    key = record["tables"]["tiny"]["cells"][1]["key"]
+    shipped_rows, recomputed = paper.recompute_cell("tiny", key, folder)
+    assert shipped_rows.alpha.unique().tolist() == [1.0]
+    comparison = paper.compare_cell(shipped_rows, recomputed)
+    assert comparison.within.all() and np.allclose(comparison.difference, 0.0)
+    worse = recomputed.assign(test_acc=recomputed.test_acc - 0.2)
+    caught = paper.compare_cell(shipped_rows, worse)
+    assert not caught[caught.column == "test_acc"].within.any()
+    with pytest.raises(ValueError, match="rows"):
+        paper.compare_cell(shipped_rows, recomputed.iloc[:-1])
+
+
+def test_edited_or_unlisted_files_are_reported(tiny_results):
+    folder, _ = tiny_results
+    data = bytearray((folder / "tiny.parquet").read_bytes())
+    data[-20] ^= 1
+    (folder / "tiny.parquet").write_bytes(bytes(data))
+    (folder / "stray.parquet").write_bytes(b"")
+    problems = paper.check_provenance(folder)
+    assert any("checksum" in p for p in problems) and any("stray.parquet" in p for p in problems)
+    with pytest.raises(ValueError, match="checksum"):
+        paper.shipped("tiny", folder)
+
+
+def test_nothing_shipped_reads_as_none(tmp_path):
+    assert paper.provenance(tmp_path) is None
+    assert paper.shipped("selection", tmp_path) is None
+    assert paper.paper_verdicts(tmp_path) is None
+    assert paper.describe(tmp_path) is None
+    with pytest.raises(ValueError, match="unknown claim sweep"):
+        paper.shipped("nonsense", tmp_path)
+
+
+def test_bad_requests_are_refused_before_any_work(tmp_path):
+    with pytest.raises(ValueError, match="unknown claim sweep 'nonsense'"):
+        paper.make_results(tmp_path, ["nonsense"])
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    with pytest.raises(ValueError, match="cannot write the results folder"):
+        paper.make_results(blocker / "results", ["representations"])
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--only", "nonsense"], "unknown claim sweep 'nonsense'"),
+    (["--device", "tpu"], "unknown device 'tpu'"),
+])
+def test_cli_refuses_bad_input_in_one_line(args, message, tmp_path):
+    out = subprocess.run([sys.executable, "-m", "tlcore", "paper-results", "--out", str(tmp_path), *args],
+                         capture_output=True, text=True)
+    assert out.returncode == 2
+    assert out.stderr.strip().splitlines() == [f"error: {out.stderr.strip()[7:]}"]
+    assert message in out.stderr
+    assert not (tmp_path / "provenance.json").exists()
+
+
+def test_verdict_agreement_and_its_words():
+    quick = [claims.Verdict("C1", "reproduced", ""), claims.Verdict("C2", "partly", "")]
+    paper_v = [claims.Verdict("C1", "reproduced", ""), claims.Verdict("C2", "not reproduced", "")]
+    table = claims.verdict_agreement(quick, paper_v)
+    assert table.agree.tolist() == [True, False]
+    assert "same verdict" in paper.agreement_text(quick[0], paper_v[0])
+    assert "not the quick-mode verdict (*partly*)" in paper.agreement_text(quick[1], paper_v[1])
+    assert json.dumps(table.to_dict())  # plain data
