@@ -33,6 +33,7 @@ from .sweep import code_fingerprint, default_cache_dir
 
 __all__ = ["results_dir", "make_results", "provenance", "shipped", "shipped_tables", "paper_verdicts",
            "check_provenance", "cheapest_cell", "recompute_cell", "compare_cell", "describe", "agreement_text", "parameters",
+           "compute_seconds",
            "PROVENANCE"]
 
 PROVENANCE = "provenance.json"
@@ -59,9 +60,20 @@ def _machine(device: str) -> dict:
     from .validation import resolve_device
 
     dev = resolve_device(device)
-    return {"platform": platform.platform(), "processor": platform.processor() or platform.machine(),
+    return {"platform": platform.platform(), "processor": _cpu_name(),
             "cpus": os.cpu_count(), "torch_threads": torch.get_num_threads(), "device": dev.type,
             "gpu": torch.cuda.get_device_name(dev) if dev.type == "cuda" else None}
+
+
+def _cpu_name() -> str:
+    """The CPU's model name where the system says it (Linux), else the architecture."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
 
 
 def _git_commit() -> str | None:
@@ -280,8 +292,8 @@ def describe(folder=None, family: str = "hidden_manifold") -> str | None:
     if record is None:
         return None
     s = record["sizes"][family]
-    seconds = [e["compute_seconds"] for e in record["tables"].values()]
-    took = "" if None in seconds else f" in {sum(seconds) / 60:.0f} minutes of computing"
+    seconds = compute_seconds(folder)
+    took = "" if seconds is None else f" in {seconds / 60:.0f} minutes of computing"
     machine = record["machine"]
     where = machine["gpu"] or f"{machine['processor']} with {machine['cpus']} CPU cores"
     return (f"networks of {s['depth']} blocks of {s['width']} units, {s['source_steps']:,} source and "
@@ -303,3 +315,13 @@ def parameters(name: str, folder=None) -> dict:
     if record is None or name not in record["tables"]:
         raise ValueError(f"{name!r} is not shipped in {folder or results_dir()}")
     return dict(record["tables"][name]["cells"][0]["config"]["params"])
+
+
+def compute_seconds(folder=None) -> float | None:
+    """The time all shipped cells took to compute, each distinct cell once (two sweeps can share a
+    cell: both phase maps hold the identical-task cell); None when a cell's time is not recorded."""
+    record = provenance(folder)
+    if record is None:
+        return None
+    cells = {c["key"]: c.get("seconds") for e in record["tables"].values() for c in e["cells"]}
+    return None if None in cells.values() else float(sum(cells.values()))
