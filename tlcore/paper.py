@@ -286,35 +286,41 @@ def compare_cell(shipped_rows: pd.DataFrame, recomputed: pd.DataFrame, seed: str
     return pd.concat(out, ignore_index=True)
 
 
-def describe(folder=None, family: str = "hidden_manifold") -> str | None:
-    """How the shipped results were made, in one sentence for a chapter; None when nothing is shipped."""
+def describe(folder=None, families=None) -> str | None:
+    """How the shipped results were made, in one plain-text sentence for a chapter: the network sizes
+    of ``families`` (default: every family the shipped cells use), command, compute time, machine,
+    date and code fingerprint; None when nothing is shipped."""
     record = provenance(folder)
     if record is None:
         return None
-    s = record["sizes"][family]
+    if families is None:
+        used = [c["config"]["params"].get("family") for e in record["tables"].values() for c in e["cells"]]
+        families = list(dict.fromkeys(f for f in used if f))
+    sized = {}  # families with the same networks are named together
+    for family in families:
+        s = record["sizes"][family]
+        unit, net = ("channels", "1-D CNNs") if family == "mnist1d" else ("units", "networks")
+        text = (f"{net} of {s['depth']} blocks of {s['width']} {unit}, {s['source_steps']:,} source and "
+                f"{s['steps']:,} target training steps")
+        sized.setdefault(text, []).append(_FAMILY_NAMES.get(family, family))
+    parts = [f"{' and '.join(names)} {text}" for text, names in sized.items()]
     seconds = compute_seconds(folder)
-    took = "" if seconds is None else f" in {seconds / 60:.0f} minutes of computing"
+    took = "" if seconds is None else f" ({seconds / 60:.0f} minutes of computing for all the shipped sweeps)"
     machine = record["machine"]
     where = machine["gpu"] or f"{machine['processor']} with {machine['cpus']} CPU cores"
-    return (f"networks of {s['depth']} blocks of {s['width']} units, {s['source_steps']:,} source and "
-            f"{s['steps']:,} target training steps, made by `{record['command']}`{took} on {where} "
-            f"({record['created'][:10]}, code fingerprint `{record['code']}`)")
+    return (f"{'; '.join(parts)}; made by {record['command']}{took} on {where} "
+            f"({record['created'][:10]}, code fingerprint {record['code']})")
+
+
+_FAMILY_NAMES = {"hidden_manifold": "hidden-manifold", "teacher": "teacher-family", "mnist1d": "MNIST-1D",
+                 "digits": "digits"}
 
 
 def agreement_text(quick: Verdict, paper: Verdict) -> str:
-    """Whether a claim's paper-scale verdict is the quick-mode one, in words."""
+    """Whether a claim's paper-scale verdict is the quick-mode one, in plain words."""
     if quick.verdict == paper.verdict:
-        return f"the same verdict as in quick mode (*{quick.verdict}*)"
-    return f"not the quick-mode verdict (*{quick.verdict}*)"
-
-
-def parameters(name: str, folder=None) -> dict:
-    """The experiment parameters of the shipped table ``name`` (its first cell's; the grid's knob
-    takes other values in the other cells)."""
-    record = provenance(folder)
-    if record is None or name not in record["tables"]:
-        raise ValueError(f"{name!r} is not shipped in {folder or results_dir()}")
-    return dict(record["tables"][name]["cells"][0]["config"]["params"])
+        return f"the same verdict as in quick mode ({quick.verdict})"
+    return f"a different verdict from quick mode's ({quick.verdict})"
 
 
 def compute_seconds(folder=None) -> float | None:
@@ -325,3 +331,12 @@ def compute_seconds(folder=None) -> float | None:
         return None
     cells = {c["key"]: c.get("seconds") for e in record["tables"].values() for c in e["cells"]}
     return None if None in cells.values() else float(sum(cells.values()))
+
+
+def parameters(name: str, folder=None) -> dict:
+    """The experiment parameters of the shipped table ``name`` (its first cell's; the grid's knob
+    takes other values in the other cells)."""
+    record = provenance(folder)
+    if record is None or name not in record["tables"]:
+        raise ValueError(f"{name!r} is not shipped in {folder or results_dir()}")
+    return dict(record["tables"][name]["cells"][0]["config"]["params"])
