@@ -25,7 +25,7 @@ import numpy as np
 import pandas as pd
 
 from ._version import __version__
-from .cache import ResultsCache
+from .cache import ResultsCache, _write_atomic
 from .claims import CLAIM_INPUTS, CLAIM_SWEEPS, Verdict, verdicts_from
 from .experiments import EXPERIMENTS
 from .presets import SIZES, sizes
@@ -87,12 +87,6 @@ def _git_commit() -> str | None:
     if out.returncode != 0:
         return None
     return out.stdout.strip() + ("+uncommitted changes in tlcore/" if dirty.stdout.strip() else "")
-
-
-def _write_atomic(path: Path, data: bytes) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_bytes(data)
-    os.replace(tmp, path)
 
 
 def _check_writable(folder: Path) -> None:
