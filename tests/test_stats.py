@@ -71,10 +71,10 @@ def test_paired_se_is_smaller_than_unpaired_when_seeds_share_an_effect():
     assert got.significant and abs(a.mean() - b.mean()) < 2 * unpaired_se  # only pairing resolves the gap
 
 
-def test_paired_difference_with_one_seed_has_zero_se_and_is_not_significant():
+def test_paired_difference_with_one_seed_has_unknown_se_and_is_not_significant():
     table = _table({("x", (1, 0)): ([0.9], [0.9]), ("x", (0, 0)): ([0.1], [0.1])})
     got = paired_difference(table, (1, 0), (0, 0)).iloc[0]
-    assert got.mean_diff == pytest.approx(0.8) and got.diff_sem == 0
+    assert got.mean_diff == pytest.approx(0.8) and np.isnan(got.diff_sem)
     assert got.n_seeds == 1 and not got.significant
 
 

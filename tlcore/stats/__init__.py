@@ -1,0 +1,19 @@
+"""Statistics over replicates for protocol comparisons, in one place.
+
+* :mod:`.kernel`: the one paired comparison (mean, SE, n, verdict word) and group summaries;
+* :mod:`.bootstrap`: percentile intervals with the resampling units as an argument (hierarchical);
+* :mod:`.tables`: the checked input tables the choosers read;
+* :mod:`.choice`: winners chosen on one set of numbers and reported on another;
+* :mod:`.ranks`: tie-aware ranks against a noisy ground truth.
+"""
+from .bootstrap import Interval, bootstrap, bootstrap_ci, percentile_interval
+from .choice import (choose_on_validation, cross_fitted_choice, optimality_probability, paired_difference,
+                     winner_significance)
+from .kernel import WORDS, Comparison, compare, sem, significant, summary
+from .ranks import tie_aware_ranks, tied_with_best
+from .tables import PROTOCOL, SEED, ProtocolKey
+
+__all__ = ["paired_difference", "choose_on_validation", "cross_fitted_choice", "optimality_probability",
+           "winner_significance", "tie_aware_ranks", "tied_with_best", "bootstrap_ci", "bootstrap",
+           "percentile_interval", "Interval", "Comparison", "compare", "sem", "significant", "summary", "WORDS",
+           "PROTOCOL", "SEED", "ProtocolKey"]

@@ -1,0 +1,123 @@
+"""One bootstrap for the project: percentile intervals whose resampling units are an argument.
+
+Replicates that share something (the seeds of one task instance) are not independent, so the
+resampling follows the design: :func:`bootstrap` draws the top-level units (e.g. ``task_seed``) with
+replacement, then the units nested in each drawn one (e.g. ``seed``), and computes the statistic on
+the rows so drawn. :func:`bootstrap_ci` is the one-level case over the rows of an array. Every
+interval goes through :func:`percentile_interval`, so the percentiles are never typed elsewhere.
+"""
+from __future__ import annotations
+
+import math
+from typing import Callable, NamedTuple, Sequence
+
+import numpy as np
+import pandas as pd
+
+__all__ = ["Interval", "percentile_interval", "bootstrap_ci", "bootstrap"]
+
+
+class Interval(NamedTuple):
+    """A bootstrap percentile interval around the statistic of the original sample."""
+    estimate: float
+    low: float
+    high: float
+
+
+def _check(n_boot, level, where: str) -> None:
+    if not isinstance(n_boot, (int, np.integer)) or isinstance(n_boot, bool) or n_boot < 1:
+        raise ValueError(f"{where}: n_boot must be a positive integer, got {n_boot!r}")
+    if not 0 < level < 1:
+        raise ValueError(f"{where}: level must lie in (0, 1), got {level!r}")
+
+
+def percentile_interval(replicates, level: float = 0.95, axis: int = 0) -> tuple:
+    """The central ``level`` percentile interval of bootstrap replicates along ``axis`` (finite ones;
+    NaN when none is finite)."""
+    reps = np.asarray(replicates, dtype=float)
+    if reps.ndim == 1:
+        reps = reps[np.isfinite(reps)]
+        if len(reps) == 0:
+            return math.nan, math.nan
+    low, high = np.percentile(reps, [50 * (1 - level), 50 * (1 + level)], axis=axis)
+    return (float(low), float(high)) if np.ndim(low) == 0 else (low, high)
+
+
+def bootstrap_ci(values_by_seed, stat: Callable = np.mean, n_boot: int = 2000, level: float = 0.95,
+                 seed: int = 0) -> Interval:
+    """Percentile bootstrap interval of ``stat`` over the entries of axis 0.
+
+    ``values_by_seed`` has one entry (a number, or a row of numbers) per replicate along axis 0;
+    resamples draw whole rows with replacement, so what a replicate measured stays together (e.g. a
+    rank correlation between per-source accuracies and scores). ``stat`` maps such an array to a
+    number. Resamples whose statistic is not finite (e.g. a correlation of constant values) are dropped.
+    """
+    where = "bootstrap_ci"
+    x = np.asarray(values_by_seed)
+    if x.ndim == 0 or len(x) == 0:
+        raise ValueError(f"{where}: values_by_seed must have at least one seed along axis 0")
+    _check(n_boot, level, where)
+    rng = np.random.default_rng(seed)
+    idx = rng.integers(0, len(x), size=(n_boot, len(x)))
+    reps = np.array([float(stat(x[i])) for i in idx])
+    low, high = percentile_interval(reps, level)
+    return Interval(float(stat(x)), low, high)
+
+
+def _tree(table: pd.DataFrame, units: Sequence[str]):
+    """Row positions nested by unit: a list (one entry per unit value) of subtrees; leaves are arrays."""
+    def build(positions: np.ndarray, level: int):
+        if level == len(units):
+            return positions
+        codes = pd.factorize(table[units[level]].to_numpy()[positions], sort=True)[0]
+        return [build(positions[codes == c], level + 1) for c in range(codes.max() + 1)]
+    return build(np.arange(len(table)), 0)
+
+
+def _draw(tree, depth: int, rng: np.random.Generator, labels: list[list], counter: list[int]) -> list:
+    """One nested resample of ``tree``: the drawn row positions, with each level's new unit labels
+    appended to ``labels`` (a unit drawn twice gets two labels, so it counts as two units)."""
+    if depth == 0:
+        return [tree]
+    out = []
+    for i in rng.integers(0, len(tree), size=len(tree)):
+        counter[depth - 1] += 1
+        label = counter[depth - 1]
+        parts = _draw(tree[i], depth - 1, rng, labels, counter)
+        n = sum(len(p) for p in parts)
+        labels[depth - 1].append(np.full(n, label))
+        out += parts
+    return out
+
+
+def _resample(table: pd.DataFrame, units: list[str], tree, rng: np.random.Generator) -> pd.DataFrame:
+    labels: list[list] = [[] for _ in units]
+    positions = np.concatenate(_draw(tree, len(units), rng, labels, [0] * len(units)))
+    out = table.iloc[positions].reset_index(drop=True)
+    for level, unit in enumerate(units):
+        out[unit] = np.concatenate(labels[len(units) - 1 - level])
+    return out
+
+
+def bootstrap(stat: Callable[[pd.DataFrame], float], table: pd.DataFrame, units: Sequence[str],
+              n_boot: int = 1000, level: float = 0.95, seed: int = 0) -> Interval:
+    """Percentile interval of ``stat(table)`` under a nested resampling of ``units``.
+
+    ``units=["task_seed", "seed"]`` draws task instances with replacement, then training seeds within
+    each drawn instance: the interval reflects the variation over both. ``stat`` takes a table with
+    the same columns (each unit relabelled by its draw) and returns a number; non-finite resamples
+    are dropped.
+    """
+    where = "bootstrap"
+    _check(n_boot, level, where)
+    units = [units] if isinstance(units, str) else list(units)
+    missing = [u for u in units if u not in table.columns]
+    if missing:
+        raise ValueError(f"{where}: resampling unit(s) {missing} are not columns of the table")
+    if table.empty:
+        raise ValueError(f"{where}: empty table")
+    rng = np.random.default_rng(seed)
+    tree = _tree(table, units)
+    reps = np.array([float(stat(_resample(table, units, tree, rng))) for _ in range(n_boot)])
+    low, high = percentile_interval(reps, level)
+    return Interval(float(stat(table)), low, high)
