@@ -53,20 +53,52 @@ def test_selection_summary_counts_each_group_once():
     assert out.loc["b", "top1_hit"] == 0.0
 
 
-def test_paired_summary_against_numpy_and_the_tie_rule():
+def test_control_comparison_counts_candidates_within_noise_of_the_control():
+    import pandas as pd
+    import pytest
+
+    from tlcore.analysis import control_comparison
+
+    cands = pd.DataFrame({"n_target": [20] * 4, "candidate": ["a", "b", "c", "untrained"],
+                          "best_acc": [0.80, 0.62, 0.61, 0.60], "best_sem": [0.01, 0.01, 0.005, 0.01]})
+    out = control_comparison(cands).loc[20]
+    assert out.below_best == pytest.approx(0.20)
+    # b: |0.02| <= 2 * hypot(0.01, 0.01) = 0.028 tied; c: 0.01 <= 0.022 tied; a: not
+    assert out.n_tied == 2
+    with pytest.raises(ValueError, match="untrained"):
+        control_comparison(cands[cands.candidate != "untrained"])
+
+
+def test_matched_pairs_pairs_by_seed_and_uses_the_kernel_rule():
     import numpy as np
     import pandas as pd
     import pytest
 
-    from tlcore.analysis import paired_summary
+    from tlcore.analysis import matched_pairs
 
-    a, b = np.array([0.80, 0.82, 0.79, 0.85]), np.array([0.70, 0.74, 0.72, 0.71])
-    d = a - b
-    s = paired_summary(a, b)
-    assert s.mean == pytest.approx(d.mean()) and s.sem == pytest.approx(d.std(ddof=1) / 2) and s.side == "higher"
-    assert paired_summary(b, a).side == "lower" and paired_summary(a, a + [0.01, -0.01, 0.02, -0.02]).side == "tie"
-    # Series pair by index: a seed missing on one side is left out
-    x, y = pd.Series([1.0, 2.0, 3.0], index=[0, 1, 2]), pd.Series([0.5, 1.0], index=[2, 0])
-    assert paired_summary(x, y).mean == pytest.approx(((1.0 - 1.0) + (3.0 - 0.5)) / 2)
-    with pytest.raises(ValueError, match="share no seed"):
-        paired_summary(pd.Series([1.0], index=[0]), pd.Series([1.0], index=[1]))
+    rows = []
+    for seed, (lo, hi) in enumerate([(0.70, 0.60), (0.72, 0.61), (0.69, 0.62)]):
+        for selector, (s_lo, s_hi) in {"m": (1.0, 0.0), "b": (0.0, 1.0)}.items():
+            rows += [{"n_target": 20, "seed": seed, "selector": selector, "candidate": "x=0.3", "score": s_lo,
+                      "best_acc": lo},
+                     {"n_target": 20, "seed": seed, "selector": selector, "candidate": "y=0.1", "score": s_hi,
+                      "best_acc": hi}]
+    out = matched_pairs(pd.DataFrame(rows), [({"x": 0.3}, {"y": 0.1})], ["m", "b"]).iloc[0]
+    d = np.array([0.10, 0.11, 0.07])
+    assert out.truth_diff == pytest.approx(d.mean()) and out.truth_sem == pytest.approx(d.std(ddof=1) / np.sqrt(3))
+    assert out.truth_word == "higher" and out.m == 1.0 and out.b == 0.0
+
+
+def test_variant_change_subtracts_the_base_setting_and_refuses_unknown_levels():
+    import pandas as pd
+    import pytest
+
+    from tlcore.analysis import variant_change
+
+    index = pd.MultiIndex.from_tuples([(100, 10), (100, 5), (200, 10)], names=["steps", "k"])
+    variants = pd.DataFrame({"cka": [0.5, 0.4, 0.7], "no": [0.1, 0.3, 0.1]}, index=index)
+    d = variant_change(variants, {"steps": 100, "k": 10}, steps=200)
+    assert d.cka == pytest.approx(0.2) and d["no"] == pytest.approx(0.0)
+    assert variant_change(variants, {"steps": 100, "k": 10}, k=5).no == pytest.approx(0.2)
+    with pytest.raises(ValueError, match="setting levels"):
+        variant_change(variants, {"steps": 100, "k": 10}, probe="x")

@@ -140,3 +140,50 @@ def test_c4_a_neighbourhood_as_large_as_the_probe_carries_no_information(selecti
     rows = selection[(selection.n_target == n) & (selection.n_probe == n) & (selection.k == n - 1)]
     effect = setting_effect(rows, ["neighbourhood_overlap", "information_imbalance"]).set_index("selector")
     assert (effect.spearman == 0).all() and (effect.top1_hit < 1).all(), effect
+
+
+def test_claim_word_is_the_one_mapping_to_verdict_words():
+    from tlcore.claims import claim_word
+
+    assert [claim_word(h, 2) for h in (2, 1, 0)] == ["reproduced", "partly", "not reproduced"]
+    assert claim_word(1, 1) == "reproduced"
+    with pytest.raises(ValueError):
+        claim_word(3, 2)
+
+
+def test_statements_and_chapters_cover_the_four_claims_and_name_real_chapters():
+    from pathlib import Path
+
+    from tlcore.claims import CHAPTERS, CLAIM_SWEEPS, STATEMENTS, SWEEP_CHAPTERS
+
+    book = Path(__file__).resolve().parents[1] / "book"
+    assert set(STATEMENTS) == set(CHAPTERS) == {"C1", "C2", "C3", "C4"}
+    assert all((book / f"{name}.md").exists() for names in CHAPTERS.values() for name in names)
+    assert set(SWEEP_CHAPTERS) == set(CLAIM_SWEEPS)
+
+
+def test_paper_section_without_shipped_results_says_so(tmp_path):
+    from tlcore.claims import Verdict
+    from tlcore.paper_section import paper_section
+
+    quick = [Verdict("C3", "reproduced", "x")]
+    section = paper_section(["representations"], lambda t: [], quick, ["teacher"], folder=tmp_path)
+    assert not section.shipped and section.tables is None
+    assert section.texts == {"C3_paper_verdict": "not available", "C3_paper_evidence": "not available",
+                             "C3_agreement": "not available",
+                             "paper_setup": "but its results are not shipped with this copy"}
+
+
+def test_paper_section_with_the_shipped_results_judges_them():
+    from tlcore import paper
+    from tlcore.claims import Verdict, verdict_c3
+    from tlcore.paper_section import paper_section
+
+    if paper.shipped("representations") is None:
+        pytest.skip("no shipped results")
+    quick = [Verdict("C3", "reproduced", "x")]
+    section = paper_section(["representations"], lambda t: [verdict_c3(t["representations"])], quick, ["teacher"])
+    expected = verdict_c3(paper.shipped("representations"))
+    assert section.shipped and section.texts["C3_paper_verdict"] == expected.verdict
+    assert section.texts["C3_paper_evidence"] == expected.evidence
+    assert section.texts["paper_setup"] == paper.describe(families=["teacher"])

@@ -2,26 +2,29 @@
 
 Modules, in the order data flows through them (a module imports only modules before it):
 
-- ``seeds``, ``validation``, ``stats``: the seed convention, input checks, paired statistics;
+- ``seeds``, ``validation``, ``stats`` (a package: the one paired comparison, the bootstrap, the
+  choosers, tie-aware ranks): the seed convention, input checks, statistics over replicates;
 - ``tasks`` -> ``models`` -> ``transfer`` -> ``train``: task pairs, block networks, protocols, the
   batched training engine;
 - ``cka``, ``neighbours`` (over ``_distances``), ``transferability`` -> ``similarity`` (the registry
   of measures) -> ``selection``, ``profiles``: comparing representations, ranking trained sources,
   calibrated similarity profiles;
-- ``experiments``: everything that trains networks for a purpose;
+- ``experiments`` (a package: config, the two training paths, one module per experiment, grid cells):
+  everything that trains networks for a purpose;
 - ``analysis`` (reductions of tidy tables), ``cache`` -> ``sweep`` (grids of cells),
-  ``figures``, ``claims``, ``surgery``, ``advisor``, ``paper`` (the shipped paper-scale results),
-  ``book``: what users and chapters call.
+  ``figures``, ``claims`` (a package: the sweep registry, the claims in words, one module per claim),
+  ``surgery``, ``advisor``, ``paper`` (the shipped paper-scale results) -> ``advisor_evaluation``,
+  ``paper_section`` (a chapter's paper-scale section), ``book``: what users and chapters call.
 """
 from ._version import __version__
-from . import (advisor, analysis, cache, cka, claims, experiments, models, neighbours, paper, profiles, seeds,
-               selection, similarity, stats, surgery, sweep, tasks, train, transfer, transferability, validation)  # noqa: E402
+from . import (advisor, advisor_evaluation, analysis, cache, cka, claims, experiments, models, neighbours, paper, paper_section, profiles,
+               seeds, selection, similarity, stats, surgery, sweep, tasks, train, transfer, transferability, validation)  # noqa: E402
 from .models import CNN1d, MLP, load_model, save_model
 from .tasks import Task, TaskPair, make_pair
 from .transfer import Protocol
 
 __all__ = ["CNN1d", "MLP", "Protocol", "Task", "TaskPair", "load_model", "make_pair", "save_model",
-           "advisor", "analysis", "cache", "cka", "claims", "experiments", "models", "neighbours", "paper", "profiles", "seeds",
+           "advisor", "advisor_evaluation", "paper_section", "analysis", "cache", "cka", "claims", "experiments", "models", "neighbours", "paper", "profiles", "seeds",
            "selection", "similarity", "stats", "surgery", "sweep", "tasks", "train", "transfer", "transferability",
            "validation",
            "__version__"]

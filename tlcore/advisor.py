@@ -23,19 +23,19 @@ import numpy as np
 import pandas as pd
 import torch
 
-from .experiments import (Run, TrainingConfig, candidate_sources, depth_sweep, evaluate_protocols, pretrain,
-                          train_fresh)
+from .experiments import Run, TrainingConfig, evaluate_protocols, train_fresh
 from .models import BlockModel, build_like
 from .progress import bar as progress_bar
 from .profiles import calibrated_profile, normalised_profile, predict_protocol
 from .seeds import derive_seed, torch_generator
 from .selection import rank_sources
 from .similarity import MEASURES
-from .tasks import Task, TaskPair
+from .stats import compare, significant, summary
+from .tasks import Task
 from .transfer import PLAN_SETS, BlockPlan, plans_of
 from .validation import check_int, check_known, resolve_device
 
-__all__ = ["Advice", "advise", "target_task", "evaluate_advisor", "FORMAT_VERSION", "STRATEGIES"]
+__all__ = ["Advice", "advise", "target_task", "FORMAT_VERSION", "STRATEGIES"]
 
 STRATEGIES = ("search", "similarity")
 
@@ -110,7 +110,7 @@ class Advice:
             margin, sem = r.get(f"margin_over_{key}"), r.get(f"margin_over_{key}_sem")
             if margin is None or not np.isfinite(margin):
                 continue
-            verdict = "" if abs(margin) > 2 * sem and sem > 0 else " (within noise)"
+            verdict = "" if significant(margin, sem, r["n_seeds"]) else " (within noise)"
             lines.append(f"  {margin:+.3f} ± {sem:.3f} over {label}{verdict}")
         if "test_acc" in r:
             lines.append(f"  test accuracy after refitting on all the training data: {r['test_acc']:.3f}")
@@ -366,9 +366,8 @@ def _protocol_table(per_seed: pd.DataFrame) -> pd.DataFrame:
     ``transfer_depth``/``frozen_depth`` name a prefix protocol; they are empty (None) for a plan no
     prefix protocol expresses.
     """
-    g = per_seed.groupby(["source", "plan"]).val_acc
-    table = pd.DataFrame({"val_acc": g.mean(), "val_sem": g.sem(ddof=1).fillna(0.0), "n_seeds": g.size()})
-    table = table.reset_index()
+    table = summary(per_seed, ["source", "plan"], "val_acc").rename(
+        columns={"mean": "val_acc", "sem": "val_sem", "n": "n_seeds"})
     prefixes = [BlockPlan(code).prefix for code in table.plan]
     table.insert(1, "transfer_depth", pd.array([p.transfer_depth if p else None for p in prefixes], dtype="Int64"))
     table.insert(2, "frozen_depth", pd.array([p.frozen_depth if p else None for p in prefixes], dtype="Int64"))
@@ -395,58 +394,6 @@ def _recommendation(best, per_seed: pd.DataFrame, sources: Mapping, n_seeds: int
     for key, other in (("scratch", next(c for c in wide.columns if set(c) == {"R"})), ("standard", "F" * L)):
         if other == best.plan or other not in wide.columns:
             continue
-        d = (wide[best.plan] - wide[other]).dropna().to_numpy()
-        rec[f"margin_over_{key}"] = float(d.mean())
-        rec[f"margin_over_{key}_sem"] = float(d.std(ddof=1) / np.sqrt(len(d))) if len(d) > 1 else 0.0
+        d = compare(wide[best.plan], wide[other])
+        rec[f"margin_over_{key}"], rec[f"margin_over_{key}_sem"] = d.mean, d.sem
     return rec
-
-
-def evaluate_advisor(family: str, knob: str, values: Sequence, task_seeds: Sequence[int], n_target: int,
-                     family_params: dict | None = None, seeds: Sequence[int] = (0, 1), steps: int = 300,
-                     modes: Sequence[tuple[str, str]] = (("search", "prefix"),), **training) -> pd.DataFrame:
-    """How good is the advice? Compare it with the exhaustive search over sources and plans.
-
-    For each task seed, a target and graded candidate sources are made (see
-    :func:`tlcore.experiments.candidate_sources`), one network is pre-trained per candidate, and the
-    advisor sees only ``n_target`` target examples, once per mode of ``modes``: a pair (strategy,
-    protocol set), e.g. ``("search", "all")`` or ``("similarity", "prefix")``. Every (source, plan)
-    of :data:`tlcore.transfer.PLAN_SETS` ``"all"`` is then trained on those examples and measured on
-    the target's test set (mean over ``seeds``): the advice's accuracy, the best one, the standard
-    recipe ``(L, L)`` from the advisor's top-ranked source and scratch. One row per (task seed, mode),
-    with regrets (best minus accuracy), ``within_1pt`` and the networks the advice trained.
-    """
-    for strategy, kind in modes:
-        check_known("strategy", strategy, STRATEGIES)
-        check_known("protocol set", kind, PLAN_SETS)
-    rows = []
-    for task_seed in task_seeds:
-        target, candidates = candidate_sources(family, knob, values, task_seed, family_params)
-        sources = {name: pretrain(task, [0], family, **training) for name, task in candidates.items()}
-        small = target.subsample(n_target, seed=task_seed)
-        L = next(iter(sources.values()))[0][0].n_blocks
-        plans = [p.code for p in PLAN_SETS["all"](L)]
-        tables = []
-        for name, task in candidates.items():
-            pair = TaskPair(source=task, target=target, family=family, knobs={}, seed=task_seed)
-            t = depth_sweep(pair, [n_target], plans, seeds=[0], sources=sources[name], steps=steps, **training)
-            tables.append(t.assign(candidate=name))
-        table = pd.concat(tables).groupby(["candidate", "plan"]).test_acc.mean()
-        scratch = float(table.xs("R" * L, level="plan").mean())
-        best_key, best = table.idxmax(), float(table.max())
-        for strategy, kind in modes:
-            advice = advise(Task(small.x_train, small.y_train, target.x_test[:0], target.y_test[:0],
-                                 target.n_classes, target.name), {n: s[0][0] for n, s in sources.items()},
-                            seeds=seeds, steps=steps, batch_size=training.get("batch_size", 128),
-                            device=training.get("device", "auto"), strategy=strategy, protocols=kind)
-            rec = advice.recommendation
-            top_ranked = str(advice.sources.source.iloc[0])
-            chosen = scratch if not rec["source"] else float(table[(rec["source"], rec["plan"])])
-            standard = float(table[(top_ranked, "F" * L)])
-            rows.append({"family": family, "task_seed": task_seed, "n_target": n_target,
-                         "strategy": strategy if strategy == "similarity" else f"{strategy} ({kind})",
-                         "advice_source": rec["source"], "advice_plan": rec["plan"], "best_source": best_key[0],
-                         "best_plan": best_key[1], "advice_acc": chosen, "best_acc": best, "standard_acc": standard,
-                         "scratch_acc": scratch, "regret": best - chosen, "standard_regret": best - standard,
-                         "scratch_regret": best - scratch, "within_1pt": best - chosen <= 0.01,
-                         "networks_trained": int(rec["networks_trained"])})
-    return pd.DataFrame(rows)

@@ -8,28 +8,25 @@ returns) and gives a smaller tidy DataFrame, so chapters only orchestrate and pl
 """
 from __future__ import annotations
 
-from typing import Mapping, NamedTuple, Sequence
+from typing import Mapping, Sequence
 
 import numpy as np
 import pandas as pd
 from scipy import stats
 
-from .experiments import UNTRAINED
-from .stats import bootstrap_ci, tie_aware_ranks, tied_with_best
+from .selection import UNTRAINED
+from .stats import bootstrap_ci, compare, sem, summary, tie_aware_ranks, tied_with_best, within_noise
 
 __all__ = ["summarise", "selection_summary", "layer_matrix", "probe_curves", "candidate_summary",
            "setting_effect", "tie_aware_quality", "selection_quality", "quality_intervals",
-           "paired_quality_difference", "QUALITY", "score_spread", "PairedDifference", "paired_summary"]
+           "paired_quality_difference", "QUALITY", "score_spread", "control_comparison", "matched_pairs"]
 
 PROTOCOL_KEYS = ["transfer_depth", "frozen_depth"]
 
 
 def summarise(table: pd.DataFrame, by: Sequence[str] = ("n_target",)) -> pd.DataFrame:
     """Mean and standard error over seeds of ``test_acc`` for each protocol within ``by`` groups."""
-    keys = list(by) + PROTOCOL_KEYS
-    g = table.groupby(keys, sort=True).test_acc
-    out = pd.DataFrame({"mean": g.mean(), "sem": g.sem(ddof=1).fillna(0.0), "n_seeds": g.size()})
-    return out.reset_index()
+    return summary(table, list(by) + PROTOCOL_KEYS, "test_acc").rename(columns={"n": "n_seeds"})
 
 
 def selection_summary(table: pd.DataFrame, by: Sequence[str] = ()) -> pd.DataFrame:
@@ -58,8 +55,7 @@ def layer_matrix(table: pd.DataFrame, measure: str, data: str, **where) -> np.nd
 def probe_curves(table: pd.DataFrame, by: Sequence[str] = ()) -> pd.DataFrame:
     """Mean and SE over seeds of the linear-probe accuracy per network and block."""
     rows = table[table.kind == "probe"].rename(columns={"source_block": "block"})
-    g = rows.groupby(list(by) + ["network", "block"]).value
-    return pd.DataFrame({"mean": g.mean(), "sem": g.sem(ddof=1).fillna(0.0), "n_seeds": g.size()}).reset_index()
+    return summary(rows, list(by) + ["network", "block"], "value").rename(columns={"n": "n_seeds"})
 
 
 def candidate_summary(table: pd.DataFrame) -> pd.DataFrame:
@@ -71,12 +67,12 @@ def candidate_summary(table: pd.DataFrame) -> pd.DataFrame:
     g = once.groupby(["n_target", "candidate"], sort=False)
     out = g.agg(knob=("knob", "first"), value=("value", "first"), **{c: (c, "first") for c in similarity},
                 zero_shot_acc=("zero_shot_acc", "mean"), best_acc=("best_acc", "mean"),
-                best_sem=("best_acc", "sem"), n_seeds=("seed", "nunique")).reset_index()
-    out["best_sem"] = out.best_sem.fillna(0.0)
+                best_sem=("best_acc", sem), n_seeds=("seed", "nunique")).reset_index()
+    out["best_sem"] = out.best_sem.fillna(0.0)  # one seed: no noise estimate, the order is taken as is
     ranks, tied = [], []
     for _, rows in out.groupby("n_target", sort=False):
-        mean, sem = dict(zip(rows.candidate, rows.best_acc)), dict(zip(rows.candidate, rows.best_sem))
-        r, best = tie_aware_ranks(mean, sem), tied_with_best(mean, sem)
+        mean, se = dict(zip(rows.candidate, rows.best_acc)), dict(zip(rows.candidate, rows.best_sem))
+        r, best = tie_aware_ranks(mean, se), tied_with_best(mean, se)
         ranks += [r[c] for c in rows.candidate]
         tied += [c in best for c in rows.candidate]
     out["tie_rank"], out["tied_with_best"] = ranks, tied
@@ -147,11 +143,11 @@ def selection_quality(table: pd.DataFrame, by: Sequence[str] = ("n_target",), co
     for key, group in table.groupby(by, sort=True) if by else [((), table)]:
         key = key if isinstance(key, tuple) else (key,)
         truth = group.drop_duplicates(["candidate", "seed"]).groupby("candidate").best_acc
-        mean, sem = truth.mean(), truth.sem(ddof=1).fillna(0.0)
+        mean, se = truth.mean(), truth.agg(sem).fillna(0.0)  # one seed: the order is taken as is
         for (selector, seed), g in group.groupby(["selector", "seed"], sort=True):
             scores = dict(zip(g.candidate, g.score))
             rows.append({**dict(zip(by, key)), "selector": selector, "seed": seed,
-                         **tie_aware_quality(scores, mean, sem, control)})
+                         **tie_aware_quality(scores, mean, se, control)})
     return pd.DataFrame(rows)
 
 
@@ -185,9 +181,9 @@ def paired_quality_difference(quality: pd.DataFrame, a: str, b: str, metric: str
     per_seed = quality[quality.selector.isin([a, b])].pivot_table(index="seed", columns="selector", values=metric)
     d = (per_seed[a] - per_seed[b]).dropna().to_numpy()
     ci = bootstrap_ci(d, n_boot=n_boot, level=level)
-    sem = float(d.std(ddof=1) / np.sqrt(len(d))) if len(d) > 1 else 0.0
     side = "better" if ci.low > 0 else "worse" if ci.high < 0 else "tie"
-    return {"difference": ci.estimate, "sem": sem, "low": ci.low, "high": ci.high, "n_seeds": len(d), "side": side}
+    return {"difference": ci.estimate, "sem": compare(d).sem, "low": ci.low, "high": ci.high, "n_seeds": len(d),
+            "side": side}
 
 
 def score_spread(table: pd.DataFrame) -> pd.DataFrame:
@@ -203,7 +199,7 @@ def score_spread(table: pd.DataFrame) -> pd.DataFrame:
     for selector, g in table.groupby("selector", sort=True):
         trained_rows = g[g.candidate != UNTRAINED]
         centred = trained_rows.score - trained_rows.groupby("seed").score.transform("mean")
-        noise = centred.groupby(trained_rows.candidate).sem()
+        noise = centred.groupby(trained_rows.candidate).agg(sem)
         per = g.groupby("candidate").score.agg(["mean"])
         trained = per.drop(index=UNTRAINED, errors="ignore").assign(sem=noise)
         rows.append({"selector": selector, "trained_range": float(np.ptp(trained["mean"])),
@@ -215,21 +211,56 @@ def score_spread(table: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-class PairedDifference(NamedTuple):
-    """``a - b`` paired by seed: mean, standard error, and ``"higher"``/``"lower"``/``"tie"`` at 2 SE."""
-    mean: float
-    sem: float
-    side: str
+def control_comparison(candidates: pd.DataFrame) -> pd.DataFrame:
+    """Per target size, how the untrained control transfers against the trained candidates.
+
+    ``candidates`` is :func:`candidate_summary`'s table. Columns ``below_best`` (the best trained
+    candidate's accuracy minus the control's) and ``n_tied`` (trained candidates within noise of the
+    control: ``|difference| <= 2 sqrt(se^2 + se_control^2)``, the rule of :mod:`tlcore.stats.ranks`).
+    """
+    rows = []
+    for n, g in candidates.groupby("n_target", sort=True):
+        if UNTRAINED not in set(g.candidate):
+            raise ValueError(f"no untrained control among the candidates at n_target={n}")
+        c = g[g.candidate == UNTRAINED].iloc[0]
+        trained = g[g.candidate != UNTRAINED]
+        tied = [within_noise(a, s, c.best_acc, c.best_sem) for a, s in zip(trained.best_acc, trained.best_sem)]
+        rows.append({"n_target": n, "below_best": float(trained.best_acc.max() - c.best_acc),
+                     "n_tied": int(sum(tied))})
+    return pd.DataFrame(rows).set_index("n_target")
 
 
-def paired_summary(a, b) -> PairedDifference:
-    """The per-seed difference of two aligned score sequences (Series are aligned on their index;
-    seeds missing on either side are dropped), summarised with the book's 2-SE tie rule."""
-    d = (pd.Series(a, dtype=float) - pd.Series(b, dtype=float)).dropna().to_numpy() \
-        if isinstance(a, pd.Series) else np.asarray(a, dtype=float) - np.asarray(b, dtype=float)
-    if len(d) == 0:
-        raise ValueError("paired_summary: the two sequences share no seed")
-    mean = float(d.mean())
-    sem = float(d.std(ddof=1) / np.sqrt(len(d))) if len(d) > 1 else 0.0
-    side = "tie" if abs(mean) <= 2 * sem else ("higher" if mean > 0 else "lower")
-    return PairedDifference(mean, sem, side)
+def matched_pairs(table: pd.DataFrame, pairs, selectors) -> pd.DataFrame:
+    """Low-level against high-level member of each matched pair of candidates, per target size.
+
+    ``pairs`` holds ``(low, high)`` knob settings (candidate names are ``"knob=value"``). Columns:
+    ``truth_diff``/``truth_sem``/``truth_word`` (the paired ground-truth difference, low minus high,
+    over seeds, with the kernel's rule) and, per selector, the fraction of seeds on which it scores the
+    low-level member higher. Index ``(pair, n_target)``.
+    """
+    rows = []
+    for low, high in pairs:
+        name_low, name_high = (",".join(f"{k}={v:g}" for k, v in c.items()) for c in (low, high))
+        for n, g in table.groupby("n_target"):
+            w = g.pivot_table(index=["selector", "seed"], columns="candidate", values=["score", "best_acc"])
+            truth = compare((w["best_acc"][name_low] - w["best_acc"][name_high]).groupby("seed").first())
+            prefers = (w["score"][name_low] > w["score"][name_high]).groupby("selector").mean()
+            rows.append({"pair": f"{name_low} vs {name_high}", "n_target": n, "truth_diff": truth.mean,
+                         "truth_sem": truth.sem, "truth_word": truth.word, **{s: prefers[s] for s in selectors}})
+    return pd.DataFrame(rows).set_index(["pair", "n_target"])
+
+
+def variant_change(variants: pd.DataFrame, base: Mapping, **change) -> pd.Series:
+    """Per selector, a scoring variant's value minus the base setting's.
+
+    ``variants`` is indexed by setting columns (e.g. ``scratch_steps, probe, aggregate, k``) with one
+    column per selector; ``base`` gives the base setting of every index level and ``change`` the
+    levels the variant changes (an unknown level is refused).
+    """
+    names = list(variants.index.names)
+    unknown = sorted(set(base) - set(names)) + sorted(set(change) - set(names))
+    if unknown or set(base) != set(names):
+        raise ValueError(f"variant_change: the setting levels are {names}; got base {dict(base)} and "
+                         f"change {change}")
+    ref = variants.xs(tuple(base[n] for n in names))
+    return variants.xs(tuple(change.get(n, base[n]) for n in names)) - ref

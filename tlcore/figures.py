@@ -15,7 +15,7 @@ import pandas as pd
 
 from .analysis import summarise
 
-__all__ = ["png", "figure_slider", "plot_depth_curves", "plot_phase_diagram", "plot_matrix", "plot_profiles",
+__all__ = ["png", "common_range", "figure_slider", "plot_depth_curves", "plot_phase_diagram", "plot_matrix", "plot_profiles",
            "plot_depth_link", "plot_protocols", "plot_plan_margins"]
 
 # The references of a calibrated profile (tlcore.profiles): how each is drawn.
@@ -306,3 +306,11 @@ def placeholder(text: str, figsize=(8, 1.2)):
     ax.text(0.5, 0.5, text, ha="center", va="center", wrap=True)
     ax.set_axis_off()
     return fig
+
+
+def common_range(table, margin: float = 0.05) -> tuple[float, float]:
+    """One vertical range of mean test accuracy (within [0, 1]) for every frame of a slider: the
+    extremes of the per-configuration means of ``table`` (one row per network), widened by ``margin``."""
+    keys = [c for c in table.columns if c not in ("seed", "test_acc", "val_acc", "source_test_acc")]
+    m = table.groupby(keys).test_acc.mean()
+    return max(0.0, m.min() - margin), min(1.0, m.max() + margin)

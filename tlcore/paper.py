@@ -30,6 +30,7 @@ from .claims import CLAIM_INPUTS, CLAIM_SWEEPS, Verdict, verdicts_from
 from .experiments import EXPERIMENTS
 from .presets import SIZES, sizes
 from .sweep import code_fingerprint, default_cache_dir
+from .tasks import family_info
 
 __all__ = ["results_dir", "make_results", "provenance", "shipped", "shipped_tables", "paper_verdicts",
            "check_provenance", "cheapest_cell", "recompute_cell", "compare_cell", "describe", "agreement_text", "parameters",
@@ -293,10 +294,11 @@ def describe(folder=None, families=None) -> str | None:
     sized = {}  # families with the same networks are named together
     for family in families:
         s = record["sizes"][family]
-        unit, net = ("channels", "1-D CNNs") if family == "mnist1d" else ("units", "networks")
+        info = family_info(family)
+        unit, net = info.unit, info.networks
         text = (f"{net} of {s['depth']} blocks of {s['width']} {unit}, {s['source_steps']:,} source and "
                 f"{s['steps']:,} target training steps")
-        sized.setdefault(text, []).append(_FAMILY_NAMES.get(family, family))
+        sized.setdefault(text, []).append(info.display)
     parts = [f"{' and '.join(names)} {text}" for text, names in sized.items()]
     seconds = compute_seconds(folder)
     took = "" if seconds is None else f" ({seconds / 60:.0f} minutes of computing for all the shipped sweeps)"
@@ -304,10 +306,6 @@ def describe(folder=None, families=None) -> str | None:
     where = machine["gpu"] or f"{machine['processor']} with {machine['cpus']} CPU cores"
     return (f"{'; '.join(parts)}; made by {record['command']}{took} on {where} "
             f"({record['created'][:10]}, code fingerprint {record['code']})")
-
-
-_FAMILY_NAMES = {"hidden_manifold": "hidden-manifold", "teacher": "teacher-family", "mnist1d": "MNIST-1D",
-                 "digits": "digits"}
 
 
 def agreement_text(quick: Verdict, paper: Verdict) -> str:

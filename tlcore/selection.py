@@ -17,9 +17,12 @@ from scipy import stats
 
 from .models import BlockModel
 from .similarity import MEASURES, layerwise
+from .stats import sem
 from .validation import as_tensor, check_known
 
-__all__ = ["ranking_quality", "rank_sources", "aggregate_layers", "AGGREGATES"]
+__all__ = ["ranking_quality", "rank_sources", "aggregate_layers", "AGGREGATES", "UNTRAINED"]
+
+UNTRAINED = "untrained"  # the control candidate: a freshly initialised, never trained source network
 
 
 def ranking_quality(scores, true_acc) -> dict:
@@ -121,8 +124,7 @@ def rank_sources(scratch_models: Sequence[BlockModel], probe_x, sources: Mapping
             mats = [_pairwise(source_reps, reps, measure, k, aggregate, full) for reps in target_reps]
             per_seed = np.array([aggregate_layers(m, aggregate) for m in mats])
             matrices[name] = np.mean(mats, axis=0)
-            sem = float(per_seed.std(ddof=1) / np.sqrt(len(per_seed))) if len(per_seed) > 1 else 0.0
-            rows.append({"source": name, "score": float(per_seed.mean()), "score_sem": sem})
+            rows.append({"source": name, "score": float(per_seed.mean()), "score_sem": sem(per_seed)})
     table = pd.DataFrame(rows).sort_values("score", ascending=False, kind="stable")
     table["rank"] = np.arange(1, len(table) + 1)
     table = table.reset_index(drop=True)

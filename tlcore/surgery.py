@@ -13,10 +13,11 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from .analysis import paired_summary
 from .presets import sizes
 from .profiles import recovered_fraction
+from .stats import compare
 from .sweep import default_cache_dir, run
+from .tasks import family_info
 from .transfer import PLAN_SETS
 
 __all__ = ["plan_set", "SURGICAL_SETTINGS", "surgical_sweep", "best_plans", "plan_margins", "direction_verdict",
@@ -55,7 +56,7 @@ def surgical_sweep(family: str, shift: str, quick: bool = True, seeds: int = 10,
     knob, other = setting[shift], setting["labels" if shift == "input" else "input"]
     s = sizes(quick, family)
     plans = sorted(set().union(*plan_set(s["depth"]).values()))
-    extra = {"source_fraction": 0.5} if family == "digits" else {}
+    extra = dict(family_info(family).surgery)
     return run("depth", {knob: setting["values"]}, cache_dir or default_cache_dir(), family=family,
                seeds=list(range(seeds)), n_targets=setting["n_targets"], protocols=plans, n_val=setting["n_val"],
                device=device, **{other: 0.0}, **extra, **s)
@@ -81,8 +82,8 @@ def best_plans(table: pd.DataFrame, knob: str) -> pd.DataFrame:
     for (value, n), g in table.groupby([knob, "n_target"]):
         val, test = _wide(g, "val_acc"), _wide(g, "test_acc")
         chosen = {kind: max(plans, key=lambda p: (val[p].mean(), -plans.index(p))) for kind, plans in kinds.items()}
-        d = paired_summary(test[chosen["surgical"]], test[chosen["prefix"]])
-        mean, sem, winner = d.mean, d.sem, {"tie": "tie", "higher": "surgical", "lower": "prefix"}[d.side]
+        d = compare(test[chosen["surgical"]], test[chosen["prefix"]])
+        mean, sem, winner = d.mean, d.sem, {"tie": "tie", "higher": "surgical", "lower": "prefix"}[d.word]
         rows.append({knob: value, "n_target": n, "prefix": chosen["prefix"], "surgical": chosen["surgical"],
                      "prefix_acc": float(test[chosen["prefix"]].mean()),
                      "surgical_acc": float(test[chosen["surgical"]].mean()), "margin": mean, "sem": sem,

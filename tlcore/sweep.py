@@ -33,11 +33,21 @@ __all__ = ["run", "cell_config", "code_fingerprint", "default_cache_dir", "proce
 _PACKAGE = Path(__file__).parent
 
 
-def _local_imports(path: Path) -> set[str]:
-    """Names of the tlcore modules a module imports (``from .x import``, ``from . import x``)."""
+def _module_files(package: Path, name: str) -> list[Path]:
+    """The files of the tlcore module or subpackage ``name`` (a package: every module in it)."""
+    if (package / name).is_dir():
+        return sorted((package / name).glob("*.py"))
+    path = package / f"{name}.py"
+    return [path] if path.exists() else []
+
+
+def _local_imports(path: Path, package: Path) -> set[str]:
+    """Names of the top-level tlcore modules a file imports (``from .x import``, ``from ..x import``
+    inside a subpackage, ``from . import x``)."""
+    depth = len(path.relative_to(package).parts)  # 1: a top-level module, 2: inside a subpackage
     names = set()
     for node in ast.walk(ast.parse(path.read_text())):
-        if isinstance(node, ast.ImportFrom) and node.level == 1:
+        if isinstance(node, ast.ImportFrom) and node.level == depth:
             if node.module:
                 names.add(node.module.split(".")[0])
             else:
@@ -50,13 +60,15 @@ def code_fingerprint(package: Path = _PACKAGE, root: str = "experiments") -> str
     seen, todo = set(), [root]
     while todo:
         name = todo.pop()
-        if name in seen or not (package / f"{name}.py").exists():
+        if name in seen or not _module_files(package, name):
             continue
         seen.add(name)
-        todo.extend(_local_imports(package / f"{name}.py"))
+        for path in _module_files(package, name):
+            todo.extend(_local_imports(path, package))
     digest = hashlib.sha256()
     for name in sorted(seen):
-        digest.update(name.encode() + b"\0" + (package / f"{name}.py").read_bytes())
+        for path in _module_files(package, name):
+            digest.update(str(path.relative_to(package)).encode() + b"\0" + path.read_bytes())
     return digest.hexdigest()[:16]
 
 

@@ -14,6 +14,7 @@ import functools
 import inspect
 import math
 import threading
+from typing import Mapping
 from dataclasses import dataclass, field, replace
 
 import numpy as np
@@ -32,6 +33,9 @@ __all__ = [
     "make_pair",
     "measured_similarity",
     "FAMILIES",
+    "FAMILY_INFO",
+    "Family",
+    "family_info",
 ]
 
 
@@ -349,6 +353,39 @@ FAMILIES = {
     "mnist1d": mnist1d_pair,
     "digits": digits_pair,
 }
+
+
+@dataclass(frozen=True)
+class Family:
+    """What the rest of the library needs to know about a task family, in one record, so that no
+    code branches on a family's name.
+
+    ``model`` is the block model it trains (a :func:`tlcore.models.build_model` kind), ``unit`` what
+    that model's width counts, ``networks`` how prose names those networks, ``display`` how prose
+    names the family, ``surgery`` the family parameters of the surgical chapter's sweeps (digits keeps
+    half of its 1,797 images for the target, so that the target pool holds the chapter's sizes).
+    """
+
+    name: str
+    display: str
+    model: str = "mlp"
+    unit: str = "units"
+    networks: str = "networks"
+    surgery: Mapping = field(default_factory=dict)
+
+
+FAMILY_INFO = {f.name: f for f in (
+    Family("teacher", "teacher-family"),
+    Family("hidden_manifold", "hidden-manifold"),
+    Family("mnist1d", "MNIST-1D", model="cnn1d", unit="channels", networks="1-D CNNs"),  # sequences: a 1-D CNN
+    Family("digits", "digits", surgery={"source_fraction": 0.5}),
+)}
+
+
+def family_info(family: str) -> Family:
+    """The registry record of ``family`` (see :class:`Family`)."""
+    check_known("task family", family, FAMILY_INFO)
+    return FAMILY_INFO[family]
 
 
 def make_pair(family: str, **params) -> TaskPair:

@@ -26,7 +26,7 @@ from .models import BlockModel, build_like
 from .validation import check_int
 
 __all__ = ["Protocol", "BlockPlan", "as_plan", "initialise_target", "all_protocols", "candidate_protocols",
-           "surgical_plans", "transferred_plans", "PLAN_SETS", "plans_of", "FAMILIES", "family_of"]
+           "surgical_plans", "transferred_plans", "PLAN_SETS", "plans_of", "PROTOCOL_FAMILIES", "family_of"]
 
 
 @dataclass(frozen=True, order=True)
@@ -190,7 +190,7 @@ PLAN_SETS = {
 
 # The paper's protocol families, as predicates on (transfer_depth, frozen_depth, L). Scratch (0, 0)
 # is the shallowest member of the fine-tuned and frozen families; (L, L) and (L, 0) belong to two.
-FAMILIES = {
+PROTOCOL_FAMILIES = {
     "fine-tuned (l, 0)": lambda t, f, L: f == 0,
     "frozen (l, l)": lambda t, f, L: f == t,
     "defrosted (L, f)": lambda t, f, L: t == L,
@@ -198,10 +198,10 @@ FAMILIES = {
 
 
 def family_of(name: str, n_blocks: int) -> list[Protocol]:
-    """The protocols of one family (a key of ``FAMILIES``) for a network of ``n_blocks`` blocks."""
-    if name not in FAMILIES:
-        raise ValueError(f"unknown protocol family {name!r}; expected one of {sorted(FAMILIES)}")
-    keep = FAMILIES[name]
+    """The protocols of one family (a key of ``PROTOCOL_FAMILIES``) for a network of ``n_blocks`` blocks."""
+    if name not in PROTOCOL_FAMILIES:
+        raise ValueError(f"unknown protocol family {name!r}; expected one of {sorted(PROTOCOL_FAMILIES)}")
+    keep = PROTOCOL_FAMILIES[name]
     return [p for p in candidate_protocols(n_blocks) if keep(p.transfer_depth, p.frozen_depth, n_blocks)]
 
 

@@ -10,10 +10,10 @@ from .bootstrap import Interval, bootstrap, bootstrap_ci, percentile_interval
 from .choice import (choose_on_validation, cross_fitted_choice, optimality_probability, paired_difference,
                      winner_significance)
 from .kernel import WORDS, Comparison, compare, sem, significant, summary
-from .ranks import tie_aware_ranks, tied_with_best
+from .ranks import tie_aware_ranks, tied_with_best, within_noise
 from .tables import PROTOCOL, SEED, ProtocolKey
 
 __all__ = ["paired_difference", "choose_on_validation", "cross_fitted_choice", "optimality_probability",
            "winner_significance", "tie_aware_ranks", "tied_with_best", "bootstrap_ci", "bootstrap",
            "percentile_interval", "Interval", "Comparison", "compare", "sem", "significant", "summary", "WORDS",
-           "PROTOCOL", "SEED", "ProtocolKey"]
+           "PROTOCOL", "SEED", "ProtocolKey", "within_noise"]

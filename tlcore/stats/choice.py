@@ -26,7 +26,7 @@ import numpy as np
 import pandas as pd
 
 from .kernel import compare, sem
-from .tables import (PROTOCOL, SEED, Candidates, ProtocolKey, candidate_rows, check_count, complete_groups,
+from .tables import (PROTOCOL, Candidates, ProtocolKey, candidate_rows, check_count, complete_groups,
                      describe, frame, groups, protocol_pair, validated, wide)
 
 __all__ = ["paired_difference", "choose_on_validation", "cross_fitted_choice", "optimality_probability",

@@ -8,7 +8,7 @@ from __future__ import annotations
 import math
 from typing import Hashable, Mapping
 
-__all__ = ["tie_aware_ranks", "tied_with_best"]
+__all__ = ["tie_aware_ranks", "tied_with_best", "within_noise"]
 
 
 def _checked_scores(scores: Mapping, sems: Mapping, where: str) -> list[tuple[Hashable, float, float]]:
@@ -28,9 +28,13 @@ def _checked_scores(scores: Mapping, sems: Mapping, where: str) -> list[tuple[Ha
     return sorted(out, key=lambda c: (-c[1], str(c[0])))  # order-independent: by score, then by name
 
 
+def within_noise(a: float, se_a: float, b: float, se_b: float) -> bool:
+    """Two independent means within 2 combined standard errors: |a - b| <= 2 sqrt(se_a^2 + se_b^2)."""
+    return abs(a - b) <= 2 * math.hypot(se_a, se_b)
+
+
 def _tied(top: tuple, other: tuple) -> bool:
-    """Within 2 combined standard errors: |difference| <= 2 sqrt(se1^2 + se2^2)."""
-    return abs(top[1] - other[1]) <= 2 * math.hypot(top[2], other[2])
+    return within_noise(top[1], top[2], other[1], other[2])
 
 
 def tie_aware_ranks(scores: Mapping[Hashable, float], sems: Mapping[Hashable, float]) -> dict:

@@ -1,0 +1,61 @@
+"""The paper's claims as computations: the sweeps behind each claim and a verdict with its margin.
+
+The chapters and the introduction call the same functions, so a verdict in the introduction's
+table and the figure in a chapter come from one computation (the sweeps are cached, so the second
+caller reads what the first computed). A protocol is always chosen on a validation split carved
+from the target's pool and reported on the test set; margins are paired per seed with standard
+errors from :mod:`tlcore.stats`; a difference within two standard errors is a tie.
+
+Layout: :mod:`.sweeps` (the registered sweeps and their constants), :mod:`.statements` (the claims in
+words and their chapters), :mod:`.verdict` (the verdict record and the one word rule), :mod:`.cells`
+(per-cell readings of a map), one module per claim (:mod:`.c1` ... :mod:`.c4`) and :mod:`.beyond`
+(the profile -> depth predictor, beyond the paper).
+"""
+from __future__ import annotations
+
+import pandas as pd
+
+from .beyond import (depth_link, evaluate_predictor, held_out_predictor, least_recovered, profile_bands,
+                     recovered_table)
+from .c1 import verdict_c1
+from .c2 import OFTEN, verdict_c2
+from .c3 import verdict_c3
+from .c4 import mnist1d_setting, selection_setting, verdict_c4, verdict_c4_across
+from .cells import family_winners, freeze_or_tune, phase_cells, phase_cells_all_families, verdicts_agree
+from .statements import CHAPTERS, STATEMENTS, SWEEP_CHAPTERS
+from .sweeps import (CLAIM_INPUTS, CLAIM_SWEEPS, MNIST_SELECTION_VALUES, N_VAL, PHASE_N_TARGETS, PHASE_VALUES,
+                     PROFILE_PROBE, PROFILE_SEEDS, SELECTION_CANDIDATES, SELECTION_MEASURES, SELECTION_N_VAL,
+                     SELECTION_SETTING, claim_tables, mnist1d_selection, phase_sweep, profile_sweep,
+                     representation_sweep, selection_sweep, freezing_sweep)
+from .verdict import VERDICT_WORDS, Verdict, claim_word, verdict_agreement
+
+__all__ = ["PHASE_VALUES", "PHASE_N_TARGETS", "N_VAL", "Verdict", "phase_sweep", "phase_cells",
+           "verdict_c1", "verdict_c2", "verdict_c3", "verdict_c4", "representation_sweep", "phase_cells_all_families",
+           "freeze_or_tune", "verdicts_agree", "selection_sweep", "SELECTION_MEASURES", "all_verdicts",
+           "SELECTION_CANDIDATES", "SELECTION_SETTING", "SELECTION_N_VAL", "MNIST_SELECTION_VALUES",
+           "mnist1d_selection", "selection_setting", "verdict_c4_across", "profile_sweep", "profile_bands",
+           "depth_link", "evaluate_predictor", "held_out_predictor", "PROFILE_SEEDS", "PROFILE_PROBE",
+           "CLAIM_SWEEPS", "CLAIM_INPUTS", "claim_tables", "verdicts_from", "verdict_agreement", "claim_word",
+           "VERDICT_WORDS", "OFTEN", "STATEMENTS", "CHAPTERS", "SWEEP_CHAPTERS", "recovered_table", "least_recovered", "mnist1d_setting", "family_winners", "freezing_sweep", "phase_verdicts"]
+
+
+def phase_verdicts(tables) -> list[Verdict]:
+    """C1 and C2 from the two phase maps (tables by sweep name, ``phase_teacher_mix`` and ``phase_feature_mix``)."""
+    phase = {knob: tables[f"phase_{knob}"] for knob in ("teacher_mix", "feature_mix")}
+    return [verdict_c1(phase), verdict_c2({knob: phase_cells(t, knob) for knob, t in phase.items()})]
+
+
+def verdicts_from(tables: dict[str, pd.DataFrame], quick: bool) -> list[Verdict]:
+    """Every claim's verdict from the tables of :data:`CLAIM_SWEEPS` (``quick``: the sizes they were made at)."""
+    missing = sorted({n for names in CLAIM_INPUTS.values() for n in names} - set(tables))
+    if missing:
+        raise ValueError(f"the verdicts need the tables {missing}")
+    c4 = {"the hidden-manifold benchmark": verdict_c4(tables["selection"]),
+          "MNIST-1D with permuted inputs": verdict_c4(tables["selection_mnist1d"], setting=mnist1d_setting(quick))}
+    return [*phase_verdicts(tables), verdict_c3(tables["representations"]), verdict_c4_across(c4)]
+
+
+def all_verdicts(quick: bool = True, device: str = "auto") -> list[Verdict]:
+    """Every claim's verdict from the chapters' own experiments (at their default parameters)."""
+    needed = {n for names in CLAIM_INPUTS.values() for n in names}
+    return verdicts_from(claim_tables(quick, device, [n for n in CLAIM_SWEEPS if n in needed]), quick)

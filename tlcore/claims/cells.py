@@ -1,0 +1,111 @@
+"""Per-cell readings of a phase map: the chosen protocol with its margins, and freeze-or-tune."""
+from __future__ import annotations
+
+import pandas as pd
+import numpy as np
+
+from ..stats import optimality_probability, paired_difference, winner_significance, choose_on_validation
+from ..transfer import PROTOCOL_FAMILIES
+
+__all__ = ["phase_cells", "phase_cells_all_families", "freeze_or_tune", "family_winners", "verdicts_agree", "val_array", "curve_array"]
+
+
+def val_array(table: pd.DataFrame, knob: str) -> tuple[pd.Index, np.ndarray, np.ndarray]:
+    """(cells, protocols, seeds) validation accuracies and the protocols' transfer depths, shallower first
+    (argmax then breaks ties towards the shallower protocol)."""
+    wide = table.pivot_table(index=[knob, "n_target"], columns=["transfer_depth", "frozen_depth", "seed"],
+                             values="val_acc")
+    protocols = sorted({(t, f) for t, f, _ in wide.columns})
+    seeds = sorted({s for _, _, s in wide.columns})
+    a = np.stack([np.stack([wide[(t, f, s)].to_numpy() for s in seeds], axis=-1) for t, f in protocols], axis=1)
+    return wide.index, a, np.array([t for t, _ in protocols])
+
+
+def curve_array(profiles: pd.DataFrame, knob: str, measure: str, curve: str) -> tuple[pd.Index, np.ndarray]:
+    """(cells, seeds, blocks) array of one curve, cells indexed by (knob value, n_target)."""
+    rows = profiles[(profiles.measure == measure) & (profiles.curve == curve)]
+    if rows.empty:
+        raise ValueError(f"no {curve!r} rows for measure {measure!r} in the profiles")
+    wide = rows.pivot_table(index=[knob, "n_target"], columns=["seed", "block"], values="value")
+    seeds, blocks = sorted(rows.seed.unique()), sorted(rows.block.unique())
+    return wide.index, wide.to_numpy().reshape(len(wide), len(seeds), len(blocks))
+
+
+def phase_cells(table: pd.DataFrame, knob: str, family: str | None = None, n_boot: int = 500) -> pd.DataFrame:
+    """One row per (knob value, n_target): the validation-chosen protocol and how sure we are of it.
+
+    ``family`` restricts the candidates to a key of :data:`tlcore.transfer.PROTOCOL_FAMILIES` (None: every
+    protocol). Columns of :func:`tlcore.stats.winner_significance` (paired test-set margins over
+    the runner-up, scratch and the standard recipe (L, L)) plus ``fine_tune_margin``/``_sem``/
+    ``_significant`` (over full fine-tuning (L, 0)), ``p_optimal`` (bootstrap probability that the
+    winner is the best on validation), ``interior`` (0 < transfer depth < L) and ``c2`` (an interior
+    winner that beats scratch, (L, L) and (L, 0) by more than two standard errors each).
+    """
+    by = [knob, "n_target"]
+    L = int(table.transfer_depth.max())
+    keep = None if family is None else (lambda t, f: PROTOCOL_FAMILIES[family](t, f, L))
+    cells = winner_significance(table, by=by, candidates=keep)
+    p = optimality_probability(table, by=by, candidates=keep, n_boot=n_boot)
+    cells = cells.merge(p.rename(columns={"transfer_depth": "best_transfer_depth",
+                                          "frozen_depth": "best_frozen_depth"}),
+                        on=by + ["best_transfer_depth", "best_frozen_depth"], how="left")
+    tuned = []
+    for row in cells.itertuples():
+        group = table[(table[knob] == getattr(row, knob)) & (table.n_target == row.n_target)]
+        best = (row.best_transfer_depth, row.best_frozen_depth)
+        if best == (L, 0):
+            tuned.append((0.0, 0.0, False))
+            continue
+        d = paired_difference(group, best, (L, 0)).iloc[0]
+        tuned.append((float(d.mean_diff), float(d.diff_sem), bool(d.significant)))
+    cells["fine_tune_margin"], cells["fine_tune_sem"], cells["fine_tune_significant"] = map(list, zip(*tuned))
+    cells["interior"] = (cells.best_transfer_depth > 0) & (cells.best_transfer_depth < L)
+    beats = [(cells[f"{m}_margin"] > 0) & cells[f"{m}_significant"] for m in ("scratch", "standard", "fine_tune")]
+    cells["c2"] = cells.interior & beats[0] & beats[1] & beats[2]
+    return cells
+
+
+def phase_cells_all_families(table: pd.DataFrame, knob: str) -> dict[str, pd.DataFrame]:
+    """:func:`phase_cells` for every protocol and for each family of :data:`tlcore.transfer.PROTOCOL_FAMILIES`."""
+    return {"any protocol": phase_cells(table, knob), **{f: phase_cells(table, knob, f) for f in PROTOCOL_FAMILIES}}
+
+
+def family_winners(table: pd.DataFrame, by) -> pd.DataFrame:
+    """Per cell and protocol family of :data:`tlcore.transfer.PROTOCOL_FAMILIES`, the protocol chosen on
+    validation within the family, reported on test (:func:`tlcore.stats.choose_on_validation`); a
+    ``family`` column names it."""
+    L = int(table.transfer_depth.max())
+    best = pd.concat({name: choose_on_validation(table, list(by), candidates=lambda t, f, keep=keep: keep(t, f, L))
+                      for name, keep in PROTOCOL_FAMILIES.items()}, names=["family"])
+    return best.reset_index(level=0)
+
+
+def freeze_or_tune(table: pd.DataFrame, knob: str) -> pd.DataFrame:
+    """Per cell: the best fine-tuned ``(l, 0)`` against the best frozen ``(l, l)`` protocol (l >= 1).
+
+    Each is chosen on validation within its family; their paired test-set difference (tuned minus
+    frozen) with its SE gives ``verdict``: ``"fine-tune"`` or ``"freeze"`` beyond 2 SE, else ``"tie"``.
+    """
+    by = [knob, "n_target"]
+    tuned = choose_on_validation(table, by, candidates=lambda t, f: t > 0 and f == 0)
+    frozen = choose_on_validation(table, by, candidates=lambda t, f: t > 0 and f == t)
+    rows = []
+    for a, b in zip(tuned.itertuples(), frozen.itertuples()):
+        group = table[(table[knob] == getattr(a, knob)) & (table.n_target == a.n_target)]
+        d = paired_difference(group, (a.best_transfer_depth, a.best_frozen_depth),
+                              (b.best_transfer_depth, b.best_frozen_depth)).iloc[0]
+        verdict = ("tie" if not d.significant else "fine-tune" if d.mean_diff > 0 else "freeze")
+        rows.append({knob: getattr(a, knob), "n_target": a.n_target,
+                     "tuned_depth": int(a.best_transfer_depth), "frozen_depth": int(b.best_transfer_depth),
+                     "difference": float(d.mean_diff), "sem": float(d.diff_sem), "verdict": verdict})
+    return pd.DataFrame(rows)
+
+
+def verdicts_agree(verdicts: dict) -> dict:
+    """How many cells keep their freeze-or-tune verdict across settings, and how many flip sides."""
+    frames = list(verdicts.values())
+    first = frames[0].verdict.to_numpy()
+    same = np.all([f.verdict.to_numpy() == first for f in frames[1:]], axis=0)
+    sides = np.array([f.verdict.to_numpy() for f in frames])
+    flipped = np.any(sides == "fine-tune", axis=0) & np.any(sides == "freeze", axis=0)
+    return {"cells": int(len(first)), "agree": int(same.sum()), "flipped": int(flipped.sum())}

@@ -1,0 +1,25 @@
+"""The paper's four claims in words, and the chapters that test them (read by the introduction and
+the scale chapter, so the two never disagree)."""
+from __future__ import annotations
+
+__all__ = ["STATEMENTS", "CHAPTERS", "SWEEP_CHAPTERS"]
+
+STATEMENTS = {
+    "C1": "the optimal transfer depth depends non-trivially on the number of target examples and on "
+          "source-target similarity",
+    "C2": "transferring only the first layers often beats both scratch training and full transfer",
+    "C3": "source features are not always like those a network learns with plenty of target data, and "
+          "the last hidden layer is not always the most useful",
+    "C4": "the best source can be found by comparing the representations of a scratch-trained target "
+          "network with those of each source network",
+}
+
+# claim -> the chapters (book/NAME.md) that test it; C4 combines both chapters' benchmarks
+CHAPTERS = {"C1": ["transfer_depth"], "C2": ["transfer_depth"], "C3": ["representations"],
+            "C4": ["source_selection", "real_data"]}
+
+# claim sweep -> the chapter that reads it, as the scale chapter names it
+SWEEP_CHAPTERS = {"phase_teacher_mix": "transfer depth (C1, C2)", "phase_feature_mix": "transfer depth (C1, C2)",
+                  "phase_teacher_mix_lr0.1": "transfer depth (learning rate)",
+                  "representations": "representations (C3)", "selection": "source selection (C4)",
+                  "selection_mnist1d": "real data (C4)"}
