@@ -122,7 +122,7 @@ def _wait_or_compute(cache: ResultsCache, experiment: str, params: dict, key: st
         lock = cache.try_lock(key)
         if lock is not None:
             with lock:
-                table = cache.get(key, config)
+                table = cache.get(key, config, warn=False)
                 if table is not None:
                     return table, 0
                 return _compute_cell(experiment, params, str(cache.folder), key, config), 1
@@ -186,7 +186,8 @@ def run(experiment: str, grid: dict, cache_dir, executor=None, progress: bool | 
             locks[i] = lock
     computed = 0
     try:
-        ready = {i: cache.get(keys[i], configs[i]) for i in locks}  # finished while we were locking?
+        # finished while we were locking? (quiet: a bad entry was reported by the first look)
+        ready = {i: cache.get(keys[i], configs[i], warn=False) for i in locks}
         mine = [i for i in locks if ready[i] is None]
         results.update({keys[i]: t for i, t in ready.items() if t is not None})
         if executor is None:
