@@ -97,8 +97,6 @@ def config_key(config: dict) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:24]
 
 
-
-
 class _NotRegular(OSError):
     """Something other than a regular file (a folder, a FIFO) where a cache file should be."""
 

@@ -31,7 +31,7 @@ from .train import accuracy as train_accuracy
 from .train import fit
 from .transferability import BASELINES, source_outputs
 from .transfer import BlockPlan, Protocol, all_protocols, as_plan, initialise_target
-from .validation import check_int, check_k, check_known
+from .validation import check_int, check_k, check_known, check_positive
 
 __all__ = ["TrainingConfig", "Run", "train_fresh", "pretrain", "train_scratch", "evaluate_protocols",
            "depth_sweep", "candidate_sources", "source_selection", "linear_probe_accuracy",
@@ -63,10 +63,9 @@ class TrainingConfig:
         check_int("source_steps", self.source_steps, low=0)
         check_int("steps", self.steps, low=0)
         check_int("batch_size", self.batch_size, low=1)
-        if not self.lr > 0:
-            raise ValueError(f"lr={self.lr!r} must be positive")
-        if not self.transferred_lr_scale > 0:
-            raise ValueError(f"transferred_lr_scale={self.transferred_lr_scale!r} must be positive")
+        check_positive("lr", self.lr)
+        check_positive("weight_decay", self.weight_decay, zero_ok=True)
+        check_positive("transferred_lr_scale", self.transferred_lr_scale)
 
     def fit_options(self) -> dict:
         return dict(batch_size=self.batch_size, lr=self.lr, weight_decay=self.weight_decay,

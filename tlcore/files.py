@@ -9,12 +9,14 @@ output path that could not be written or that is one of the command's own inputs
 from __future__ import annotations
 
 import os
+import signal
 import stat
+import sys
 import tempfile
 from pathlib import Path
-from typing import Iterable
+from typing import Callable, Iterable
 
-__all__ = ["write_atomic", "check_output", "same_file", "file_kind", "OutputError"]
+__all__ = ["write_atomic", "check_output", "same_file", "file_kind", "OutputError", "Terminated", "run_command"]
 
 
 class OutputError(ValueError):
@@ -72,6 +74,13 @@ def same_file(a: str | os.PathLike, b: str | os.PathLike) -> bool:
         return Path(a).resolve() == Path(b).resolve()
 
 
+def _access(path, mode: int) -> bool:
+    """``os.access`` for the effective user (the one that will write), where the system can say."""
+    if os.access in os.supports_effective_ids:
+        return os.access(path, mode, effective_ids=True)
+    return os.access(path, mode)
+
+
 def check_output(path: str | os.PathLike, flag: str, inputs: Iterable[str | os.PathLike] = ()) -> Path:
     """Refuse an output ``path`` before any work: one of ``inputs``, a folder, not a regular file,
     in a missing or read-only folder, or a read-only file. ``flag`` names the option in the message."""
@@ -94,8 +103,47 @@ def check_output(path: str | os.PathLike, flag: str, inputs: Iterable[str | os.P
     parent = p.parent
     if not parent.is_dir():
         raise OutputError(f"{flag} {shown}: folder {str(parent)!r} does not exist")
-    if not os.access(parent, os.W_OK | os.X_OK):
+    if not _access(parent, os.W_OK | os.X_OK):
         raise OutputError(f"{flag} {shown}: folder {str(parent)!r} is not writable")
-    if st is not None and not os.access(p, os.W_OK):
+    if st is not None and not _access(p, os.W_OK):
         raise OutputError(f"{flag} {shown} is not writable (a read-only file)")
     return p
+
+
+class Terminated(BaseException):
+    """SIGTERM turned into an exception, so that every ``finally`` and cleanup runs as for Ctrl-C."""
+
+
+def run_command(main: Callable[[], int], prog: str) -> int:
+    """Run a command line's body: Ctrl-C ends with one line and exit status 130, SIGTERM with one
+    line and 143 (128 + the signal), and the writers' cleanup leaves no temporary file behind."""
+    def terminate(signum, frame):
+        raise Terminated()
+
+    try:
+        previous = signal.signal(signal.SIGTERM, terminate)
+    except ValueError:  # not the main thread: signals are not ours to handle
+        previous = None
+    try:
+        return main()
+    except KeyboardInterrupt:
+        _close_bars()
+        print(f"{prog}: interrupted (Ctrl-C); no partial file was left", file=sys.stderr)
+        return 130
+    except Terminated:
+        _close_bars()
+        print(f"{prog}: terminated (SIGTERM); no partial file was left", file=sys.stderr)
+        return 143
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
+
+
+def _close_bars() -> None:
+    """Close the progress bars a stopped command leaves open, so that their last line comes first."""
+    tqdm = sys.modules.get("tqdm")
+    for bar in list(getattr(getattr(tqdm, "tqdm", None), "_instances", ()) or ()):
+        try:
+            bar.close()
+        except Exception:
+            pass

@@ -105,7 +105,16 @@ def provenance(folder=None) -> dict | None:
     path = Path(folder or results_dir()) / PROVENANCE
     if not path.exists():
         return None
-    return json.loads(path.read_text())
+    try:
+        record = json.loads(path.read_bytes())
+    except ValueError:
+        raise ValueError(f"{str(path)!r} is not valid JSON; remove it or re-make the results") from None
+    except OSError as exc:
+        raise ValueError(f"{str(path)!r} cannot be read ({exc.strerror or exc})") from None
+    if not isinstance(record, dict) or not isinstance(record.get("tables"), dict):
+        what = f"a JSON {type(record).__name__}" if not isinstance(record, dict) else "an object without 'tables'"
+        raise ValueError(f"{str(path)!r} holds {what}, not a provenance record; remove it or re-make the results")
+    return record
 
 
 def make_results(folder=None, names=None, device: str = "auto", command: str | None = None,

@@ -128,6 +128,19 @@ def _wait_or_compute(cache: ResultsCache, experiment: str, params: dict, key: st
                 return _compute_cell(experiment, params, str(cache.folder), key, config), 1
 
 
+def _check_size(params: dict) -> None:
+    """Refuse a cell whose networks ``load_model`` could not read back, before any is allocated.
+
+    ``(depth - 1) * width**2`` parameters is a lower bound for every architecture of the library."""
+    from .models import MAX_LOAD_PARAMETERS
+
+    defaults = training_defaults()
+    width, depth = params.get("width", defaults["width"]), params.get("depth", defaults["depth"])
+    if isinstance(width, int) and isinstance(depth, int) and (depth - 1) * width ** 2 > MAX_LOAD_PARAMETERS:
+        raise ValueError(f"width={width}, depth={depth} make networks of more than {(depth - 1) * width ** 2:,} "
+                         f"parameters each, more than the {MAX_LOAD_PARAMETERS:,} that load_model reads")
+
+
 def _cells(grid: dict, fixed: dict) -> tuple[list[dict], list[dict]]:
     if not isinstance(grid, dict) or not grid:
         raise ValueError(f"grid must be a non-empty dict of parameter lists, got {grid!r}")
@@ -164,6 +177,7 @@ def run(experiment: str, grid: dict, cache_dir, executor=None, progress: bool | 
             configs.append(cell_config(experiment, p))
         except TypeError as exc:
             raise ValueError(f"bad parameters for experiment {experiment!r}: {exc}") from None
+        _check_size(configs[-1]["params"])
         EXPERIMENTS[experiment](**p, dry_run=True)
     keys = [config_key(c) for c in configs]
     first: dict[str, int] = {}  # one computation per distinct key, in grid order
