@@ -256,6 +256,19 @@ def test_values_overflowing_float32_are_named_not_called_nan():
         as_tensor("x", x)
 
 
+def test_nan_in_evaluation_inputs_is_refused_not_scored():
+    from tlcore.train import accuracy
+
+    x, y = torch.randn(20, 6), torch.arange(20) % 3
+    x[3, 2] = float("nan")
+    with pytest.raises(ValueError, match=r"holds 1 NaN or inf value"):
+        accuracy([MLP(6, 3, width=8, depth=2, seed=0)], x, y)
+    with pytest.raises(ValueError, match=r"evaluation inputs holds 1 NaN or inf"):
+        from tlcore.train import Ensemble
+
+        Ensemble([MLP(6, 3, width=8, depth=2, seed=0)], "cpu").accuracy(x, y)
+
+
 def test_sweep_refuses_networks_above_the_loaders_cap(tmp_path):
     from tlcore.sweep import run
 
@@ -470,3 +483,33 @@ def test_a_live_pid_of_another_process_does_not_make_run_wait(tmp_path):
     finally:
         other.kill()
         other.wait()
+
+
+# ---- very large work: said before it starts, and a time budget holds inside one training call --
+def test_huge_steps_are_announced_and_the_budget_stops_them_inside_a_call(tmp_path):
+    data = _data(tmp_path, x=np.random.default_rng(1).normal(size=(60, 6)))
+    model = tmp_path / "src.pt"
+    save_model(MLP(6, 3, width=8, depth=2, seed=0), model)
+    start = time.monotonic()
+    out = subprocess.run([sys.executable, "-m", "tlcore", "advise", "--target", str(data), "--source", str(model),
+                          "--steps", str(10 ** 9), "--seeds", "2", "--budget-seconds", "1"],
+                         capture_output=True, text=True, env=_env(), timeout=120)
+    assert out.returncode == 2, out.stderr
+    lines = [line for line in out.stderr.splitlines() if not line.startswith("advise: ") or "up to" in line]
+    assert lines[0].startswith("advise: up to ") and "network-steps" in lines[0]  # said before it starts
+    assert "--budget-seconds 1 bounds it" in lines[0]
+    assert lines[-1].startswith("error: --budget-seconds 1 was overrun inside one training call")
+    assert "Traceback" not in out.stderr and time.monotonic() - start < 90  # stopped at 1 + 10 s, not 10**9 steps
+
+
+def test_train_source_says_what_huge_steps_will_cost_before_starting(tmp_path):
+    data = _data(tmp_path)
+    proc = subprocess.Popen([sys.executable, "-m", "tlcore", "train-source", "--data", str(data), "--out",
+                             str(tmp_path / "m.pt"), "--steps", str(10 ** 12), "--width", "8", "--depth", "2"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=_env())
+    line = proc.stderr.readline()  # the estimate comes first, before the long training starts
+    proc.send_signal(signal.SIGINT)
+    rest = proc.communicate(timeout=60)[1]
+    assert line.startswith("train-source: 1,000,000,000,000 steps will take about") and "years" in line, line
+    assert proc.returncode == 130 and rest.strip().endswith("interrupted (Ctrl-C); no partial file was left")
+    assert not (tmp_path / "m.pt").exists() and sorted(p.name for p in tmp_path.iterdir()) == ["d.npz"]

@@ -8,10 +8,15 @@ run code. Both files are written to a temporary file in the same folder, flushed
 renamed into place, the parquet first and the record last: the record is the commit point, so a
 killed job leaves no entry that looks whole. Every entry is checked when read (record, key,
 configuration, checksum, counts); any problem gives a ``CorruptCacheWarning`` naming the file and
-the reason, and the cell is recomputed; nothing about a bad file raises.
+the reason, and the cell is recomputed; nothing about a bad file raises. A FIFO, folder or other
+non-regular file under a cache file's name is reported without being opened (a FIFO would block
+the reader) and set aside as ``NAME.set-aside-XXXXXXXX`` when the cell is stored.
 
 Concurrent sweeps share the work through a lock file per cell, ``K.lock``, made with ``O_EXCL``
-(atomic on local disks and on NFS v3+). The protocol for one cell::
+(atomic on local disks and on NFS v3+). A lock records its holder's host, pid, boot identifier and
+process start time, so a pid that is alive again after a reboot or a container restart, as another
+process, does not hold the cell; a broken stale lock and a wait for a live one are each said once
+(``StaleLockWarning``, ``CellWaitWarning``). The protocol for one cell::
 
     table = cache.get(key, config)
     while table is None:

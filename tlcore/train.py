@@ -152,6 +152,7 @@ class Ensemble:
         """Fraction of correct predictions of every member on shared data, shape ``(E,)`` (NaN if no data)."""
         if len(x) == 0:
             return np.full(len(self), np.nan)
+        x = as_tensor("evaluation inputs", x)  # a NaN would be scored as a prediction of one class
         y = y.to(self.device)
         return (self.predict(x, chunk) == y).float().mean(dim=1).cpu().numpy()
 
