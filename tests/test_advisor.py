@@ -124,7 +124,61 @@ BAD = [
      "not a tlcore model file"),
     ("empty data set", lambda f, t: ["--target", _npz(t, x=np.zeros((0, 16)), y=np.zeros(0, int)),
                                      "--source", f / "near.pt"], "empty"),
+    # outputs: checked before any work, never one of the inputs
+    ("json onto the target file", lambda f, t: ["--target", _copy(f / "target.npz", t / "t.npz"), "--source",
+                                                f / "near.pt", "--json", t / "t.npz"], "is the input file"),
+    ("json onto a model, through a link", lambda f, t: [*_target(f), "--json", _link(t / "a.json", f / "near.pt")],
+     "is the input file"),
+    ("plot onto a model", lambda f, t: ["--target", f / "target.npz", "--source", _copy(f / "near.pt", t / "m.png"),
+                                        "--plot", t / "m.png"], "is the input file"),
+    ("json is a folder", lambda f, t: [*_target(f), "--json", _folder(t / "out.json")], "is a folder, not a file"),
+    ("json and plot the same file", lambda f, t: [*_target(f), "--json", t / "a.png", "--plot", t / "a.png"],
+     "name the same file"),
+    # numbers: every array checked where it enters
+    ("NaN in x_test", lambda f, t: ["--target", _npz(t, x=_x(), y=_y(), x_test=_x(10, nan=1), y_test=_y(10)),
+                                    "--source", f / "near.pt"], "x_test holds 1 NaN or inf value(s)"),
+    ("inf in x_test", lambda f, t: ["--target", _npz(t, x=_x(), y=_y(), x_test=_x(10, inf=2), y_test=_y(10)),
+                                    "--source", f / "near.pt"], "x_test holds 2 NaN or inf value(s)"),
+    ("complex features", lambda f, t: ["--target", _npz(t, x=_x() + 1j, y=_y()), "--source", f / "near.pt"],
+     "x holds complex numbers"),
+    ("values beyond float32", lambda f, t: ["--target", _npz(t, x=_x(big=1e308), y=_y()), "--source", f / "near.pt"],
+     "x holds values up to 1e+308, beyond float32's range"),
+    ("beyond float32, raw features", lambda f, t: ["--target", _npz(t, x=_x(big=1e39), y=_y()), "--source",
+                                                   f / "near.pt", "--no-standardise"], "beyond float32's range"),
+    ("two label columns in a CSV", lambda f, t: ["--target", _csv(t, "a,label,label", ["0.1,1,0", "0.2,0,1"]),
+                                                 "--source", f / "near.pt"], "more than one column named 'label'"),
+    ("non-integer y_test", lambda f, t: ["--target", _npz(t, x=_x(), y=_y(), x_test=_x(10), y_test=_y(10) + 0.5),
+                                         "--source", f / "near.pt"], "labels must be integers"),
+    ("budget of inf seconds", lambda f, t: [*_target(f), "--budget-seconds", "inf"], "must be a positive number"),
 ]
+
+
+def _x(n=40, nan=0, inf=0, big=None):
+    x = np.random.default_rng(0).normal(size=(n, 16))
+    x[:nan, 0] = np.nan
+    x[nan:nan + inf, 1] = np.inf
+    if big is not None:
+        x[::2, 3], x[1::2, 3] = big, -big
+    return x
+
+
+def _y(n=40):
+    return np.arange(n) % 4
+
+
+def _copy(src, dst):
+    dst.write_bytes(src.read_bytes())
+    return dst
+
+
+def _link(path, target):
+    path.symlink_to(target)
+    return path
+
+
+def _folder(path):
+    path.mkdir()
+    return path
 
 
 def _npz(folder, **arrays):

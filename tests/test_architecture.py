@@ -17,7 +17,7 @@ PACKAGE = Path(__file__).resolve().parents[1] / "tlcore"
 # Each unit (a top-level module or a subpackage) may import only units of earlier layers (the order
 # data flows in, see tlcore/__init__.py).
 LAYERS = [
-    ["_version", "seeds", "validation", "stats", "presets", "progress"],
+    ["_version", "seeds", "validation", "stats", "presets", "progress", "files"],
     ["tasks"], ["models"], ["transfer"], ["train"],
     ["_distances"], ["cka", "neighbours", "transferability"], ["similarity"], ["selection", "profiles"],
     ["experiments"],

@@ -21,7 +21,8 @@ import pandas as pd
 import pytest
 
 from tlcore import cache as cache_module
-from tlcore.cache import FORMAT, CorruptCacheWarning, ResultsCache, config_key, main
+from tlcore.cache import (FORMAT, CellWaitWarning, CorruptCacheWarning, ResultsCache, StaleLockWarning,
+                          config_key, main)
 
 CONFIG = {"experiment": "depth", "params": {"seed": 1, "width": 64}, "tlcore": "0.1.0"}
 OTHER = {"experiment": "depth", "params": {"seed": 2, "width": 64}, "tlcore": "0.1.0"}
@@ -200,6 +201,13 @@ def _directory_for(suffix):
     return edit
 
 
+def _fifo_for(suffix):
+    def edit(folder, key):  # reading a FIFO would wait forever for a writer
+        (folder / f"{key}{suffix}").unlink()
+        os.mkfifo(folder / f"{key}{suffix}")
+    return edit
+
+
 def _other_table_with_checksum(folder, key):
     _fill(folder / "x", table=_table(n=7))
     shutil.copyfile(folder / "x" / f"{key}.parquet", folder / f"{key}.parquet")
@@ -222,8 +230,10 @@ BAD = {  # name: (edit(folder, key), file named in the warning, words of the rea
     "JSON list": (lambda f, k: (f / f"{k}.json").write_text("[1, 2]"), "json", "JSON list"),
     "wrong format": (lambda f, k: _rewrite_record(f, k, format="tlcore-cache/1"), "json", "format"),
     "fields missing": (lambda f, k: _rewrite_record(f, k, sha256=None), "json", "lacks"),
-    "directory as parquet": (_directory_for(".parquet"), "parquet", "unreadable"),
-    "directory as record": (_directory_for(".json"), "json", "unreadable"),
+    "directory as parquet": (_directory_for(".parquet"), "parquet", "a folder, not a regular file"),
+    "directory as record": (_directory_for(".json"), "json", "a folder, not a regular file"),
+    "FIFO as parquet": (_fifo_for(".parquet"), "parquet", "a FIFO, not a regular file"),
+    "FIFO as record": (_fifo_for(".json"), "json", "a FIFO, not a regular file"),
     "missing parquet": (lambda f, k: (f / f"{k}.parquet").unlink(), "parquet", "missing"),
     "rows differ": (lambda f, k: _rewrite_record(f, k, rows=5), "parquet", "the record says"),
     "columns differ": (lambda f, k: _rewrite_record(f, k, columns=["a", "b", "c"]), "parquet",
@@ -241,6 +251,7 @@ def test_bad_entry_warns_and_is_recomputed(tmp_path, case):
     with pytest.warns(CorruptCacheWarning, match=rf"{key}\.{suffix}: .*{words}") as caught:
         assert cache.get(key, CONFIG) is None
     assert len(caught) == 1
+    assert [e["status"] for e in cache.entries()] != ["ok"]  # listed, never waited on
     problems = cache.verify()
     assert [(p.name, r) for p, r in problems] and all(key in p.name for p, _ in problems)
     assert main(["verify", str(tmp_path)]) == 1
@@ -544,3 +555,101 @@ def test_main(tmp_path, capsys):
     assert main(["prune", str(tmp_path), "--older-than", "soon"]) == 2
     assert main(["frobnicate", str(tmp_path)]) == 2
     assert "Traceback" not in capsys.readouterr().err
+
+
+# ---- faults: things that are not cache files, locks of holders that have gone, the run folder ----
+def test_a_folder_under_a_cache_files_name_is_set_aside_never_deleted(tmp_path):
+    cache, key = _fill(tmp_path)
+    (tmp_path / f"{key}.json").unlink()
+    (tmp_path / f"{key}.json").mkdir()
+    (tmp_path / f"{key}.json" / "notes.txt").write_text("someone's file")
+    with pytest.warns(CorruptCacheWarning, match="a folder, not a regular file"):
+        assert cache.get(key, CONFIG) is None
+    with pytest.warns(CorruptCacheWarning, match=r"set aside as .*\.json\.set-aside-"):
+        cache.put(key, CONFIG, _table())  # the recomputed cell is stored, not an IsADirectoryError
+    pd.testing.assert_frame_equal(_quiet_get(cache, key), _table())
+    aside = [p for p in tmp_path.iterdir() if ".set-aside-" in p.name]
+    assert len(aside) == 1 and (aside[0] / "notes.txt").read_text() == "someone's file"
+    assert [(p.name, r) for p, r in cache.verify()] == [(aside[0].name, "a folder set aside from a cache file's name")]
+    assert cache.prune() == [] and (aside[0] / "notes.txt").exists()  # reported, kept for its owner
+    (aside[0] / "notes.txt").unlink()
+    assert cache.prune() == [aside[0]] and cache.verify() == []  # an empty one is removed
+
+
+def test_a_fifo_under_a_lock_name_never_blocks(tmp_path):
+    cache, key = ResultsCache(tmp_path, stale_after=3600), config_key(CONFIG)
+    os.mkfifo(tmp_path / f"{key}.lock")
+    done = []
+    worker = threading.Thread(target=lambda: done.append((cache.try_lock(key), cache.verify(), cache.entries())),
+                              daemon=True)
+    worker.start()
+    worker.join(20)
+    assert done, "a FIFO at a lock's path hangs the cache"
+    assert done[0][0] is None  # young: judged by age like any unreadable lock
+    old = time.time() - 2 * cache_module._UNREADABLE_LOCK_GRACE
+    os.utime(tmp_path / f"{key}.lock", (old, old))
+    with pytest.warns(StaleLockWarning, match="not a readable lock"):
+        lock = cache.try_lock(key)
+    assert lock is not None
+    lock.release()
+
+
+def _live_pid_of_another_process():
+    proc = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    return proc
+
+
+def test_a_live_pid_that_is_another_process_does_not_hold_the_lock(tmp_path):
+    """After a container restart a lock's pid may be alive again, as an unrelated process."""
+    cache, key = ResultsCache(tmp_path), config_key(CONFIG)
+    other = _live_pid_of_another_process()
+    try:
+        start = cache_module._start_time(other.pid)
+        if start is None:
+            pytest.skip("process start times are not readable here")
+        _write_lock(tmp_path, key, pid=other.pid, start=start, boot=cache_module._BOOT)
+        assert cache.try_lock(key) is None and cache.verify() == []  # its real holder: respected
+        _write_lock(tmp_path, key, pid=other.pid, start=start - 1, boot=cache_module._BOOT)
+        assert [r for _, r in cache.verify()] == [f"stale lock (pid {other.pid} now belongs to another process "
+                                                  "than the one that made the lock)"]
+        with pytest.warns(StaleLockWarning, match=f"pid {other.pid} now belongs to another process"):
+            lock = cache.try_lock(key)
+        assert lock is not None
+        lock.release()
+        _write_lock(tmp_path, key, pid=other.pid, start=start, boot="another-boot")  # made before a reboot
+        with pytest.warns(StaleLockWarning, match="before this machine last started"):
+            assert cache.try_lock(key) is not None
+    finally:
+        other.kill()
+        other.wait()
+
+
+def test_a_lock_older_than_any_cell_is_broken_with_a_message(tmp_path):
+    cache, key = ResultsCache(tmp_path, stale_after=3600), config_key(CONFIG)
+    _write_lock(tmp_path, key, time=time.time() - 7200)  # this very process: alive, but for too long
+    assert [r for _, r in cache.verify()][0].startswith("stale lock (held by pid")
+    with pytest.warns(StaleLockWarning, match=r"for 2\.0 h, longer than any cell may take"):
+        assert cache.try_lock(key) is not None
+
+
+def test_waiting_for_another_sweeps_cell_says_so_once(tmp_path):
+    cache, key = ResultsCache(tmp_path), config_key(CONFIG)
+    _write_lock(tmp_path, key)
+    with pytest.warns(CellWaitWarning, match=f"cell {key} is being computed by pid {os.getpid()}") as caught:
+        assert cache.wait_for(key, CONFIG, timeout=0.3, poll=0.02) is None
+    assert len(caught) == 1
+
+
+def test_cli_accepts_the_folder_given_to_run(tmp_path, capsys):
+    """``run(..., cache_dir)`` keeps cells in ``cache_dir/EXPERIMENT``: either folder may be named."""
+    _, key = _fill(tmp_path / "depth")
+    _, other = _fill(tmp_path / "profiles", OTHER)
+    _truncate(tmp_path / "profiles", other)
+    assert main(["list", str(tmp_path)]) == 0
+    lines = sorted(capsys.readouterr().out.strip().splitlines())
+    assert [line.split("\t")[0] for line in lines] == [f"depth/{key}", f"profiles/{other}"]
+    assert main(["verify", str(tmp_path)]) == 1
+    out = capsys.readouterr().out
+    assert f"profiles/{other}.parquet: checksum mismatch" in out and "1 problem(s)" in out
+    assert main(["prune", str(tmp_path)]) == 0 and "removed 2 file(s)" in capsys.readouterr().out
+    assert main(["verify", str(tmp_path)]) == 0 and main(["verify", str(tmp_path / "depth")]) == 0

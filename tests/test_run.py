@@ -75,8 +75,9 @@ def test_corrupt_cache_file_is_recomputed_with_a_warning(reference, tmp_path):
     run("depth", GRID, tmp_path, **SMALL)
     victim = sorted((tmp_path / "depth").glob("*.parquet"))[1]
     victim.write_bytes(victim.read_bytes()[:-50])  # truncated
-    with pytest.warns(CorruptCacheWarning, match=victim.name):
+    with pytest.warns(CorruptCacheWarning, match=victim.name) as caught:
         again = run("depth", GRID, tmp_path, **SMALL)
+    assert len(caught) == 1  # each bad file reported once
     assert (again.attrs["computed"], again.attrs["cached"]) == (1, 3)
     assert again.equals(reference)
     victim.write_bytes(b"garbage")
@@ -170,6 +171,12 @@ BAD = [
     ("empty grid list", dict(grid={"alpha": []}), ValueError, r"grid\['alpha'\] must be a non-empty list"),
     ("parameter twice", dict(grid={"depth": [2]}), ValueError, "'depth' is given both in grid and as a fixed"),
     ("unwritable cache", dict(cache="file"), ValueError, "is not a writable folder"),
+    ("infinite learning rate", dict(extra=dict(lr=float("inf"))), ValueError, "lr=inf must be a finite positive"),
+    ("NaN weight decay", dict(extra=dict(weight_decay=float("nan"))), ValueError,
+     "weight_decay=nan must be a finite non-negative"),
+    ("negative learning rate", dict(extra=dict(lr=-0.1)), ValueError, "lr=-0.1 must be a finite positive"),
+    ("networks above the loader's cap", dict(extra=dict(width=20_000)), ValueError,
+     "more than the 50,000,000 that load_model reads"),
 ]
 
 

@@ -12,7 +12,7 @@ stderr and exit status 2, before any training.
 from __future__ import annotations
 
 import argparse
-import os
+import contextlib
 import shlex
 import sys
 import time
@@ -20,9 +20,23 @@ from pathlib import Path
 
 import numpy as np
 
+from .files import run_command, same_file
+
 
 class InputError(Exception):
     """A problem with the user's files, reported as one line."""
+
+
+# A plan that trains more network-steps than this is announced before it starts (the defaults of
+# advise train about 25,000; of train-source 3,000).
+_ANNOUNCE_NETWORK_STEPS = 5_000_000
+
+
+def _csv_header(p: Path) -> list[str]:
+    import csv
+
+    with open(p, newline="") as fh:
+        return next(csv.reader(fh), [])
 
 
 def load_data(path: str, label_column: str | None = None) -> dict:
@@ -47,9 +61,14 @@ def load_data(path: str, label_column: str | None = None) -> dict:
         import pandas as pd
 
         try:
+            header = _csv_header(p)
             frame = pd.read_csv(p)
         except Exception as exc:
             raise InputError(f"{path!r} is not a readable CSV file ({type(exc).__name__})") from None
+        repeated = sorted({c for c in header if header.count(c) > 1})
+        if repeated:  # pandas would rename the second one ('label.1') and keep it as a feature
+            raise InputError(f"{path!r} has more than one column named {repeated[0]!r}: column names must be "
+                             "unique (a second label column would be read as a feature)")
         if frame.empty:
             raise InputError(f"{path!r} holds no rows: the target data set is empty")
         column = label_column or "label"
@@ -65,15 +84,28 @@ def load_data(path: str, label_column: str | None = None) -> dict:
     raise InputError(f"{path!r}: expected a .npz or .csv file")
 
 
-def _writable(path: str, flag: str = "--json") -> None:
-    """Refuse an output path that cannot be written, before any work is done."""
-    p = Path(path)
-    if p.is_dir():
-        raise InputError(f"{flag} {path!r} is a folder, not a file")
-    if not p.parent.is_dir():
-        raise InputError(f"{flag} {path!r}: folder {str(p.parent)!r} does not exist")
-    if not os.access(p.parent, os.W_OK) or (p.exists() and not os.access(p, os.W_OK)):
-        raise InputError(f"{flag} {path!r} is not writable")
+def _output(path: str, flag: str, inputs=()) -> Path:
+    """An output path checked before any work (see :func:`tlcore.files.check_output`)."""
+    from .files import OutputError, check_output
+
+    try:
+        return check_output(path, flag, inputs)
+    except OutputError as exc:
+        raise InputError(str(exc)) from None
+
+
+def _write(path: Path, data: bytes, flag: str, fallback: str | None = None) -> None:
+    """Write an output atomically; a failure (a full disk) leaves any earlier file as it was."""
+    from .files import write_atomic
+
+    try:
+        write_atomic(path, data)
+    except OSError as exc:
+        if fallback is not None:
+            print(fallback)  # nothing computed is lost
+        kept = " (the earlier file is unchanged)" if path.exists() else ""
+        shown = "; the advice is printed above" if fallback is not None else ""
+        raise InputError(f"could not write {flag} {str(path)!r} ({exc.strerror or exc}){kept}{shown}") from None
 
 
 def _task(path: str, label_column: str | None, standardise: bool):
@@ -87,7 +119,25 @@ def _task(path: str, label_column: str | None, standardise: bool):
         raise InputError(str(exc)) from None
 
 
+def _mlp_parameters(in_dim: int, width: int, depth: int, n_classes: int) -> int:
+    from .models import MLP
+
+    return MLP._param_count({"in_dim": in_dim, "width": width, "depth": depth, "n_classes": n_classes})
+
+
+def _check_size(width: int, depth: int, in_dim: int = 1, n_classes: int = 2) -> None:
+    """Refuse a network that ``load_model`` would refuse to read back, before allocating it."""
+    from .models import MAX_LOAD_PARAMETERS
+
+    n = _mlp_parameters(in_dim, width, depth, n_classes)
+    if n > MAX_LOAD_PARAMETERS:
+        raise InputError(f"--width {width} --depth {depth} make a network of {n:,} parameters, more than the "
+                         f"{MAX_LOAD_PARAMETERS:,} that load_model (and so advise) reads")
+
+
 def _train_source(args) -> int:
+    import io
+
     from .experiments import pretrain
     from .models import save_model
     from .validation import resolve_device
@@ -97,28 +147,57 @@ def _train_source(args) -> int:
             raise InputError(f"--{name} {getattr(args, name)} must be at least 1")
     if args.seed < 0:
         raise InputError(f"--seed {args.seed} must be non-negative")
+    _check_size(args.width, args.depth)
     try:
         resolve_device(args.device)
     except ValueError as exc:
         raise InputError(str(exc)) from None
-    out = Path(args.out)
-    if out.suffix != ".pt":
+    if Path(args.out).suffix != ".pt":
         raise InputError(f"--out {args.out!r}: model files end in .pt")
-    if not out.parent.is_dir() or not os.access(out.parent, os.W_OK):
-        raise InputError(f"--out {args.out!r}: folder {str(out.parent)!r} does not exist or is not writable")
+    out = _output(args.out, "--out", [args.data])
     task = _task(args.data, args.label_column, args.standardise)
-    models, accs = pretrain(task, [args.seed], model="mlp", width=args.width, depth=args.depth,
-                            source_steps=args.steps, device=args.device)
-    save_model(models[0], out)
+    _check_size(args.width, args.depth, task.in_dim, task.n_classes)
+    training = dict(model="mlp", width=args.width, depth=args.depth, device=args.device)
+    if args.steps > _ANNOUNCE_NETWORK_STEPS // 10:
+        probe = min(args.steps, 64)
+        start = time.perf_counter()
+        pretrain(task, [args.seed], source_steps=probe, **training)
+        rate = (time.perf_counter() - start) / probe
+        print(f"train-source: {args.steps:,} steps will take about {_duration(rate * args.steps)} on this machine "
+              f"({probe} steps took {rate * probe:.2f} s); Ctrl-C stops it", file=sys.stderr)
+    models, accs = pretrain(task, [args.seed], source_steps=args.steps, **training)
+    buf = io.BytesIO()
+    save_model(models[0], buf)
+    _write(out, buf.getvalue(), "--out")
     test = f", test accuracy {accs[0]:.3f}" if task.x_test.shape[0] else ""
     print(f"trained an MLP of {args.depth} blocks of width {args.width} on {task.n_train} examples "
           f"({task.n_classes} classes){test}; written {out}")
     return 0
 
 
+def _duration(seconds: float) -> str:
+    for unit, size in (("years", 365.25 * 86400), ("days", 86400), ("hours", 3600), ("minutes", 60)):
+        if seconds >= 2 * size:
+            return f"{seconds / size:,.0f} {unit}"
+    return f"{seconds:.0f} s"
+
+
+def _plan(args, task, sources: dict) -> tuple[int, int]:
+    """``(networks, network-steps)`` that ``advise`` will train at most with these options."""
+    from .transfer import plans_of
+
+    n_plans = max(len(plans_of(args.protocols, m.n_blocks)) for m in sources.values())
+    tried = 1 if args.strategy == "similarity" else min(args.top_sources, len(sources)) * n_plans
+    networks = args.seeds * (1 + tried + (1 if task.x_test.shape[0] else 0))
+    if args.budget is not None:
+        networks = min(networks, args.budget)
+    return networks, networks * args.steps
+
+
 def _advise(args) -> int:
     from .advisor import advise
     from .models import load_model
+    from .train import TimeLimitReached, time_limit
     from .validation import resolve_device
 
     for name in ("steps", "seeds", "top_sources"):
@@ -126,18 +205,19 @@ def _advise(args) -> int:
             raise InputError(f"--{name.replace('_', '-')} {getattr(args, name)} must be at least 1")
     if args.budget is not None and args.budget < 1:
         raise InputError(f"--budget {args.budget} must be at least 1 network (omit it for no limit)")
-    if args.budget_seconds is not None and not args.budget_seconds > 0:
-        raise InputError(f"--budget-seconds {args.budget_seconds} must be positive")
+    if args.budget_seconds is not None and not (args.budget_seconds > 0 and np.isfinite(args.budget_seconds)):
+        raise InputError(f"--budget-seconds {args.budget_seconds} must be a positive number")
     try:
         resolve_device(args.device)
     except ValueError as exc:
         raise InputError(str(exc)) from None
-    if args.json:
-        _writable(args.json)
-    if args.plot:
-        _writable(args.plot, "--plot")
-        if Path(args.plot).suffix.lower() not in (".png", ".pdf", ".svg"):
-            raise InputError(f"--plot {args.plot!r}: the file name must end in .png, .pdf or .svg")
+    inputs = [args.target, *args.source]
+    if args.plot and Path(args.plot).suffix.lower() not in (".png", ".pdf", ".svg"):
+        raise InputError(f"--plot {args.plot!r}: the file name must end in .png, .pdf or .svg")
+    json_out = _output(args.json, "--json", inputs) if args.json else None
+    plot_out = _output(args.plot, "--plot", inputs) if args.plot else None
+    if json_out is not None and plot_out is not None and same_file(json_out, plot_out):
+        raise InputError(f"--json {args.json!r} and --plot {args.plot!r} name the same file")
     stems = [Path(p).stem for p in args.source]
     repeated = sorted({s for s in stems if stems.count(s) > 1})
     if repeated:
@@ -149,31 +229,44 @@ def _advise(args) -> int:
         try:
             sources[Path(path).stem] = load_model(path)
         except (FileNotFoundError, ValueError) as exc:
-            raise InputError(str(exc).strip("'\"")) from None
+            raise InputError(str(exc)) from None
+    networks, network_steps = _plan(args, task, sources)
+    if network_steps > _ANNOUNCE_NETWORK_STEPS:
+        bound = (f"--budget-seconds {args.budget_seconds:g} bounds it" if args.budget_seconds is not None
+                 else "Ctrl-C stops it; --budget-seconds bounds it")
+        print(f"advise: up to {networks:,} networks of {args.steps:,} steps each ({network_steps:,} network-steps, "
+              f"{network_steps / 25_000:,.0f} times the default settings' work); {bound}", file=sys.stderr)
+    # advise checks the time budget between training calls; a single call that runs far past it
+    # (huge --seeds or --steps) is stopped inside, at twice the budget (at least the budget + 10 s)
+    limit = contextlib.nullcontext() if args.budget_seconds is None else \
+        time_limit(args.budget_seconds + max(args.budget_seconds, 10.0))
     try:
-        advice = advise(task, sources, top_sources=args.top_sources, seeds=range(args.seeds),
-                        budget_networks=args.budget, budget_seconds=args.budget_seconds,
-                        steps=args.steps, device=args.device, strategy=args.strategy, protocols=args.protocols,
-                        progress=True)
+        with limit:
+            advice = advise(task, sources, top_sources=args.top_sources, seeds=range(args.seeds),
+                            budget_networks=args.budget, budget_seconds=args.budget_seconds,
+                            steps=args.steps, device=args.device, strategy=args.strategy,
+                            protocols=args.protocols, progress=True)
     except ValueError as exc:
         raise InputError(str(exc)) from None
+    except TimeLimitReached as exc:
+        raise InputError(f"--budget-seconds {args.budget_seconds:g} was overrun inside one training call ({exc}); "
+                         f"with --seeds {args.seeds} and --steps {args.steps} one call needs longer: give fewer "
+                         "seeds or steps, or a larger budget") from None
     print(advice)
-    if args.json:
-        try:
-            Path(args.json).write_text(advice.to_json(indent=2))
-        except OSError as exc:
-            print(advice.to_json(indent=2))  # nothing computed is lost
-            raise InputError(f"could not write --json {args.json!r} ({exc.strerror}); the advice is printed above")
-        print(f"written {args.json}")
-    if args.plot:
+    if json_out is not None:
+        text = advice.to_json(indent=2)
+        _write(json_out, (text + "\n").encode(), "--json", fallback=text)
+        print(f"written {json_out}")
+    if plot_out is not None:
         import matplotlib
 
         matplotlib.use("Agg")
         try:
-            advice.plot(args.plot)
+            advice.plot(plot_out)
         except OSError as exc:
-            raise InputError(f"could not write --plot {args.plot!r} ({exc.strerror}); the advice is printed above")
-        print(f"written {args.plot}")
+            raise InputError(f"could not write --plot {str(plot_out)!r} ({exc.strerror or exc}); the advice is "
+                             "printed above") from None
+        print(f"written {plot_out}")
     return 0
 
 
@@ -181,6 +274,12 @@ def _paper_results(args) -> int:
     from .paper import make_results
     from .validation import resolve_device
 
+    if args.out is not None:
+        out = Path(args.out)
+        if out.exists() and not out.is_dir():
+            raise InputError(f"--out {args.out!r} is a file, not a folder")
+        if not out.exists() and not out.parent.is_dir():
+            raise InputError(f"--out {args.out!r}: folder {str(out.parent)!r} does not exist")
     try:
         resolve_device(args.device)
         start = time.perf_counter()
@@ -235,6 +334,10 @@ def main(argv=None) -> int:
     cache.add_argument("args", nargs=argparse.REMAINDER, help="list DIR | verify DIR | prune DIR [--older-than DAYS]")
     args = parser.parse_args(argv)
     args.argv = list(sys.argv[1:] if argv is None else argv)
+    return run_command(lambda: _command(args), "python -m tlcore")
+
+
+def _command(args) -> int:
     if args.command == "cache":
         from .cache import main as cache_main
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Mapping, Sequence
 
 import numpy as np
@@ -87,8 +88,14 @@ class Advice:
         title = (f"recommended: {r['protocol']}" + (f" from {r['source']!r}" if r["source"] else "")
                  + f" ({r.get('strategy', 'search')})")
         fig = plot_protocols(self.protocols, title=title)
-        if path is not None:
-            fig.savefig(path, dpi=110, bbox_inches="tight")
+        if path is not None:  # drawn in memory, then written whole: a failure leaves any earlier file
+            import io
+
+            from .files import write_atomic
+
+            buf = io.BytesIO()
+            fig.savefig(buf, format=Path(path).suffix.lstrip(".").lower() or "png", dpi=110, bbox_inches="tight")
+            write_atomic(path, buf.getvalue())
         return fig
 
     def to_json(self, **kw) -> str:
@@ -97,7 +104,10 @@ class Advice:
     def summary(self) -> str:
         """The recommendation in two or three sentences, margins with their standard errors."""
         r = self.recommendation
-        if not r["source"]:
+        if not r["source"] and r.get("strategy") != "similarity" and not (self.protocols.source != "").any():
+            what = ("train from scratch: no source was tried (see the notes), so this is no verdict on the "
+                    "sources")
+        elif not r["source"]:
             what = "train from scratch (no source helps on the validation split)"
         elif r["transfer_depth"] is not None:
             what = (f"transfer from {r['source']!r} with protocol ({r['transfer_depth']}, {r['frozen_depth']}), "
@@ -146,11 +156,8 @@ def target_task(x, y, x_test=None, y_test=None, name: str = "target", standardis
         raise ValueError(f"x must be a 2-D array (examples, features), got shape {x.shape}")
     if y.shape != (len(x),):
         raise ValueError(f"y must hold one label per example: x has {len(x)} rows, y has shape {y.shape}")
-    if not np.issubdtype(x.dtype, np.number) or not np.isfinite(x.astype(float)).all():
-        raise ValueError("x must hold finite numbers (no NaN, inf or text)")
-    if not (np.issubdtype(y.dtype, np.integer) or (np.issubdtype(y.dtype, np.floating)
-                                                    and np.all(np.isfinite(y)) and np.all(y == np.round(y)))):
-        raise ValueError(f"labels must be integers, got values such as {y[:3].tolist()}")
+    _check_features("x", x)
+    _check_labels("y", y)
     classes = np.unique(y)
     if len(classes) < 2:
         raise ValueError(f"the target needs at least two classes, got {classes.tolist()}")
@@ -165,6 +172,8 @@ def target_task(x, y, x_test=None, y_test=None, name: str = "target", standardis
         x_test, y_test = np.asarray(x_test), np.asarray(y_test)
         if x_test.ndim != 2 or x_test.shape[1] != x.shape[1] or y_test.shape != (len(x_test),):
             raise ValueError(f"x_test {x_test.shape} / y_test {y_test.shape} do not match x {x.shape}")
+        _check_features("x_test", x_test)
+        _check_labels("y_test", y_test)
         unknown = set(np.unique(y_test).tolist()) - set(lookup)
         if unknown:
             raise ValueError(f"y_test has classes {sorted(unknown)} that the training labels do not")
@@ -175,6 +184,32 @@ def target_task(x, y, x_test=None, y_test=None, name: str = "target", standardis
         x, x_test = (x - mean) / std, (x_test - mean) / std
     return Task(torch.as_tensor(x, dtype=torch.float32), labels(y), torch.as_tensor(x_test, dtype=torch.float32),
                 labels(y_test), len(classes), name), classes
+
+
+_FLOAT32_MAX = float(np.finfo(np.float32).max)
+
+
+def _check_features(name: str, x: np.ndarray) -> None:
+    """Real, finite numbers that float32 (the networks' precision) holds: a NaN in the test set would
+    otherwise be scored as one class, a complex value lose its imaginary part, 1e39 turn into inf."""
+    if np.issubdtype(x.dtype, np.complexfloating):
+        raise ValueError(f"{name} holds complex numbers ({x.dtype}); the features must be real")
+    if not (np.issubdtype(x.dtype, np.number) or x.dtype == bool):
+        raise ValueError(f"{name} must hold numbers, got values of type {x.dtype}")
+    values = x.astype(np.float64)
+    bad = int((~np.isfinite(values)).sum())
+    if bad:
+        raise ValueError(f"{name} holds {bad} NaN or inf value(s): the features must be finite numbers")
+    largest = float(np.abs(values).max()) if values.size else 0.0
+    if largest > _FLOAT32_MAX:
+        raise ValueError(f"{name} holds values up to {largest:.3g}, beyond float32's range ({_FLOAT32_MAX:.3g}) "
+                         "in which the networks compute; rescale the features")
+
+
+def _check_labels(name: str, y: np.ndarray) -> None:
+    if not (np.issubdtype(y.dtype, np.integer) or (np.issubdtype(y.dtype, np.floating)
+                                                    and np.all(np.isfinite(y)) and np.all(y == np.round(y)))):
+        raise ValueError(f"labels must be integers, got values such as {y[:3].tolist()} in {name}")
 
 
 def _budget_protocols(plans: list[BlockPlan], n_blocks: int, keep: int) -> list[BlockPlan]:

@@ -7,18 +7,19 @@ Chapters are the MyST notebooks with a ``parameters`` cell in the book's ``book/
 from ``--book`` or the current directory (the root of a checkout, or ``book/`` itself); names
 take ``-`` or ``_``. Values are read as YAML scalars or lists (``false``, ``10``, ``0.5``,
 ``[20, 100]``, ``teacher``) and must have the type of the chapter's default; unknown names are
-rejected before any kernel starts. The executed notebook is written to a temporary file and moved
-into place only when the run succeeds, so a failed run never replaces an earlier good result.
+rejected before any kernel starts, and so is an output path that is a folder, the chapter itself, or in
+a missing or read-only folder. The chapter is executed in memory and the notebook written whole
+only when the run succeeds, so a failed or stopped run (Ctrl-C: exit 130, SIGTERM: 143) never
+replaces an earlier good result and leaves no temporary file.
 """
 from __future__ import annotations
 
 import argparse
 import ast
-import os
 import sys
-import tempfile
 from pathlib import Path
 
+from .files import OutputError, check_output, run_command, write_atomic
 from .progress import bar_options
 
 __all__ = ["ChapterError", "find_book", "chapters", "chapter_parameters", "check_parameters", "run_chapter",
@@ -98,31 +99,36 @@ def run_chapter(name: str, parameters: dict | None = None, output: str | Path | 
                 book: str | Path | None = None, progress: bool = False) -> Path:
     """Execute chapter ``name`` with ``parameters`` overriding its defaults; return the notebook path."""
     import jupytext
+    import nbformat
     import papermill
 
     path = _chapter(name, book)
     parameters = check_parameters(path, dict(parameters or {}))
-    output = Path(output) if output else Path.cwd() / "results" / f"{path.stem.replace('_', '-')}.ipynb"
-    try:
-        output.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=output.parent, prefix=f".{output.stem}-", suffix=".ipynb")
-        os.close(fd)
-    except OSError as exc:
-        raise ChapterError(f"cannot write {str(output)!r} ({exc.strerror})") from None
-    try:
-        papermill.execute_notebook(jupytext.read(path), tmp, parameters=parameters, cwd=str(path.parent),
-                                   kernel_name="python3", progress_bar=bar_options() if progress else False)
+    if output:
+        output = Path(output)
+        if output.suffix != ".ipynb":
+            raise ChapterError(f"-o {str(output)!r}: the executed notebook's name must end in .ipynb")
+    else:
+        output = Path.cwd() / "results" / f"{path.stem.replace('_', '-')}.ipynb"
+        try:
+            output.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise ChapterError(f"cannot make the folder {str(output.parent)!r} ({exc.strerror})") from None
+    try:  # before any kernel starts: not the chapter itself, not a folder, a writable folder
+        check_output(output, "-o", [path])
+    except OutputError as exc:
+        raise ChapterError(str(exc)) from None
+    try:  # executed in memory (no output path), then written whole: nothing half-written, no temp file
+        nb = papermill.execute_notebook(jupytext.read(path), None, parameters=parameters, cwd=str(path.parent),
+                                        kernel_name="python3", progress_bar=bar_options() if progress else False)
     except papermill.PapermillExecutionError as exc:
-        Path(tmp).unlink(missing_ok=True)
         raise ChapterError(f"chapter {path.stem!r} failed in cell {exc.exec_count}: {exc.ename}: "
                            f"{str(exc.evalue).splitlines()[0] if exc.evalue else ''}") from None
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    umask = os.umask(0)
-    os.umask(umask)
-    os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes private files; a notebook is for reading
-    os.replace(tmp, output)
+    try:
+        write_atomic(output, nbformat.writes(nb).encode())
+    except OSError as exc:
+        raise ChapterError(f"cannot write {str(output)!r} ({exc.strerror or exc}); any earlier file is "
+                           "unchanged") from None
     return output
 
 
@@ -136,6 +142,10 @@ def main(argv=None) -> int:
     run.add_argument("-p", "--parameter", nargs=2, action="append", default=[], metavar=("NAME", "VALUE"))
     run.add_argument("-o", "--output", help="executed notebook (default results/CHAPTER.ipynb)")
     args = parser.parse_args(argv)
+    return run_command(lambda: _command(args), "python -m tlcore.book")
+
+
+def _command(args) -> int:
     import yaml
 
     try:

@@ -8,10 +8,15 @@ run code. Both files are written to a temporary file in the same folder, flushed
 renamed into place, the parquet first and the record last: the record is the commit point, so a
 killed job leaves no entry that looks whole. Every entry is checked when read (record, key,
 configuration, checksum, counts); any problem gives a ``CorruptCacheWarning`` naming the file and
-the reason, and the cell is recomputed; nothing about a bad file raises.
+the reason, and the cell is recomputed; nothing about a bad file raises. A FIFO, folder or other
+non-regular file under a cache file's name is reported without being opened (a FIFO would block
+the reader) and set aside as ``NAME.set-aside-XXXXXXXX`` when the cell is stored.
 
 Concurrent sweeps share the work through a lock file per cell, ``K.lock``, made with ``O_EXCL``
-(atomic on local disks and on NFS v3+). The protocol for one cell::
+(atomic on local disks and on NFS v3+). A lock records its holder's host, pid, boot identifier and
+process start time, so a pid that is alive again after a reboot or a container restart, as another
+process, does not hold the cell; a broken stale lock and a wait for a live one are each said once
+(``StaleLockWarning``, ``CellWaitWarning``). The protocol for one cell::
 
     table = cache.get(key, config)
     while table is None:
@@ -35,6 +40,7 @@ import json
 import os
 import re
 import socket
+import stat
 import sys
 import tempfile
 import time
@@ -46,17 +52,29 @@ from typing import Callable
 
 import pandas as pd
 
-__all__ = ["config_key", "ResultsCache", "CellLock", "CorruptCacheWarning", "main"]
+from .files import file_kind, write_atomic
+
+__all__ = ["config_key", "ResultsCache", "CellLock", "CorruptCacheWarning", "StaleLockWarning", "CellWaitWarning",
+           "main"]
 
 FORMAT = "tlcore-cache/2"
 _KEY = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]*\Z")  # no dots, no slashes: a key is one plain file stem
 _HOST = socket.gethostname()
 _GRACE = 3600.0  # seconds before prune treats an unlocked temporary or record-less file as debris
 _UNREADABLE_LOCK_GRACE = 60.0  # a lock file is empty only between its creation and its first write
+_ASIDE = ".set-aside-"  # the infix of a non-regular file moved away from a cache file's name
 
 
 class CorruptCacheWarning(UserWarning):
     """A cache file could not be read back; its cell will be recomputed."""
+
+
+class StaleLockWarning(UserWarning):
+    """A cell's lock was left by a holder that has gone (or held too long) and was broken."""
+
+
+class CellWaitWarning(UserWarning):
+    """A cell is being computed by another party; this sweep waits for its result."""
 
 
 def _plain(value):
@@ -84,26 +102,53 @@ def config_key(config: dict) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:24]
 
 
-def _write_atomic(path: Path, data: bytes) -> None:
-    """Write ``path`` so that a reader sees the old file or the whole new one, never a part."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+class _NotRegular(OSError):
+    """Something other than a regular file (a folder, a FIFO) where a cache file should be."""
+
+
+def _read_regular(path: Path, limit: int | None = None) -> tuple[bytes, os.stat_result]:
+    """The bytes of a regular file and its stat; ``_NotRegular`` for anything else.
+
+    Opened with ``O_NONBLOCK`` and checked with ``fstat`` before any read, so a FIFO planted under
+    a cache file's name is reported, never waited on."""
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
     try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    try:  # make the rename itself durable (POSIX; not possible on Windows)
-        dir_fd = os.open(path.parent, os.O_RDONLY)
-        try:
-            os.fsync(dir_fd)
-        finally:
-            os.close(dir_fd)
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            raise _NotRegular(0, f"{file_kind(st.st_mode)}, not a regular file", str(path))
+        chunks, size = [], 0
+        while limit is None or size < limit:
+            chunk = os.read(fd, 1 << 20 if limit is None else min(1 << 20, limit - size))
+            if not chunk:
+                break
+            chunks.append(chunk)
+            size += len(chunk)
+        return b"".join(chunks), st
+    finally:
+        os.close(fd)
+
+
+def _boot_id() -> str | None:
+    """This kernel's boot identifier (Linux), so a lock made before a reboot is never taken as live."""
+    try:
+        return Path("/proc/sys/kernel/random/boot_id").read_text().strip() or None
     except OSError:
-        pass
+        return None
+
+
+def _start_time(pid: int) -> int | None:
+    """When process ``pid`` started (clock ticks since boot, Linux), or None where unknown.
+
+    A pid alive now is the lock's holder only if it started when the holder did: after a
+    container restart the same pid may belong to an unrelated process."""
+    try:
+        text = Path(f"/proc/{pid}/stat").read_text()
+        return int(text[text.rindex(")") + 2:].split()[19])
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+_BOOT = _boot_id()
 
 
 def _versions(config) -> dict:
@@ -155,6 +200,16 @@ def _summary(config) -> str:
              if (v is None or isinstance(v, (str, int, float, bool))) and len(str(v)) <= 24]
     text = " ".join(parts)
     return text if len(text) <= 100 else text[:97] + "..."
+
+
+def _describe(raw: bytes) -> str:
+    """Who holds a lock, in words, from its file's bytes."""
+    try:
+        info = json.loads(raw)
+        since = datetime.fromtimestamp(float(info["time"]), timezone.utc).isoformat(timespec="seconds")
+        return f"pid {int(info['pid'])} on {info['host']} since {since}"
+    except (ValueError, KeyError, TypeError, OverflowError, OSError):
+        return "another party (an unreadable lock file)"
 
 
 class CellLock:
@@ -220,11 +275,12 @@ class ResultsCache:
                              f"({_reason(exc)})") from None
 
     # ---- reading and writing ----------------------------------------------------------------
-    def get(self, key: str, config: dict) -> pd.DataFrame | None:
-        """The stored table for ``key`` made from ``config``; None when absent or bad (then a warning)."""
+    def get(self, key: str, config: dict, warn: bool = True) -> pd.DataFrame | None:
+        """The stored table for ``key`` made from ``config``; None when absent or bad (then a warning,
+        unless ``warn`` is false: a second look at a cell already reported)."""
         wanted = _canonical(_plain(config))
         table, _, problem = self._load(key, wanted)
-        if problem is not None:
+        if problem is not None and warn:
             path, reason = problem
             warnings.warn(f"bad cache entry {path}: {reason}; recomputing it", CorruptCacheWarning,
                           stacklevel=2)
@@ -254,9 +310,25 @@ class ResultsCache:
         if seconds is not None:
             record["seconds"] = round(float(seconds), 2)
         self.folder.mkdir(parents=True, exist_ok=True)
-        _write_atomic(data_path, data)
-        _write_atomic(record_path, (json.dumps(record, indent=1) + "\n").encode())
+        for path in (data_path, record_path):
+            self._set_aside(path)
+        write_atomic(data_path, data)
+        write_atomic(record_path, (json.dumps(record, indent=1) + "\n").encode())
         return record_path
+
+    def _set_aside(self, path: Path) -> None:
+        """Rename a folder or other non-regular file found under a cache file's name out of the way
+        (``NAME.set-aside-XXXXXXXX``, kept for its owner to look at), with a warning."""
+        try:
+            st = os.lstat(path)
+        except FileNotFoundError:
+            return
+        if stat.S_ISREG(st.st_mode) or stat.S_ISLNK(st.st_mode):
+            return  # a file (or a link) is simply replaced by the rename
+        aside = path.with_name(f"{path.name}{_ASIDE}{uuid.uuid4().hex[:8]}")
+        os.rename(path, aside)
+        warnings.warn(f"{path} was {file_kind(st.st_mode)}, not a regular file: set aside as {aside.name}",
+                      CorruptCacheWarning, stacklevel=3)
 
     def _load(self, key: str, wanted: str | None):
         """``(table, record, problem)``: problem is None or ``(path, reason)``; never raises.
@@ -274,7 +346,9 @@ class ResultsCache:
             return None, None, None
         try:
             try:
-                record = json.loads(record_path.read_bytes())
+                record = json.loads(_read_regular(record_path)[0])
+            except _NotRegular as exc:
+                return None, None, (record_path, f"{exc.strerror}; set aside when the cell is stored")
             except OSError as exc:
                 return None, None, (record_path, f"unreadable ({_reason(exc)})")
             except ValueError:
@@ -292,9 +366,11 @@ class ResultsCache:
             if wanted is not None and _canonical(record["config"]) != wanted:
                 return None, record, (record_path, "stored configuration differs from the requested one")
             try:
-                data = data_path.read_bytes()
+                data = _read_regular(data_path)[0]
             except FileNotFoundError:
                 return None, record, (data_path, "missing: the record has no data file")
+            except _NotRegular as exc:
+                return None, record, (data_path, f"{exc.strerror}; set aside when the cell is stored")
             except OSError as exc:
                 return None, record, (data_path, f"unreadable ({_reason(exc)})")
             if hashlib.sha256(data).hexdigest() != digest:
@@ -325,13 +401,16 @@ class ResultsCache:
                 holder = self._holder(path)
                 if holder is None:
                     continue  # released meanwhile
-                if not self._stale(*holder):
+                why = self._stale_reason(*holder)
+                if why is None:
                     return None
-                self._break(path, *holder)
+                if self._break(path, *holder):
+                    warnings.warn(f"broke the stale lock {path}: {why}", StaleLockWarning, stacklevel=2)
                 continue
             token = uuid.uuid4().hex
             with os.fdopen(fd, "w") as fh:
-                json.dump({"pid": os.getpid(), "host": _HOST, "time": time.time(), "token": token}, fh)
+                json.dump({"pid": os.getpid(), "host": _HOST, "time": time.time(), "token": token,
+                           "boot": _BOOT, "start": _start_time(os.getpid())}, fh)
             return CellLock(path, token)
         return None
 
@@ -341,6 +420,11 @@ class ResultsCache:
         (or turns stale, or ``timeout`` seconds pass) without a good entry, so the caller computes it."""
         wanted = _canonical(_plain(config))
         deadline = None if timeout is None else time.monotonic() + timeout
+        holder = self._holder(self._path(key, ".lock"))
+        if holder is not None and self._stale_reason(*holder) is None:
+            warnings.warn(f"cell {key} is being computed by {_describe(holder[0])}; waiting for its result "
+                          f"(the lock counts as stale after {self.stale_after / 3600:g} h)", CellWaitWarning,
+                          stacklevel=2)
         while True:
             if self._lock_state(key) != "held":
                 return self.get(key, config)  # a last look, after the holder's put
@@ -354,36 +438,54 @@ class ResultsCache:
     def _holder(self, path: Path):
         """``(raw bytes, stat)`` of a lock file, or None when it has gone."""
         try:
-            with open(path, "rb") as fh:
-                return fh.read(4096), os.fstat(fh.fileno())
+            return _read_regular(path, limit=4096)
         except FileNotFoundError:
             return None
-        except OSError:  # e.g. a directory under the lock's name: judged by its age alone
+        except OSError:  # a folder or FIFO under the lock's name: judged by its age alone
             try:
                 return b"", os.stat(path)
             except OSError:
                 return None
 
     def _stale(self, raw: bytes, st: os.stat_result) -> bool:
+        return self._stale_reason(raw, st) is not None
+
+    def _stale_reason(self, raw: bytes, st: os.stat_result) -> str | None:
+        """Why a lock is stale (its holder has gone, or it is older than ``stale_after``), or None."""
         now = time.time()
         try:
             info = json.loads(raw)
             pid, host, since = int(info["pid"]), str(info["host"]), float(info["time"])
         except (ValueError, KeyError, TypeError):
-            return now - st.st_mtime > min(self.stale_after, _UNREADABLE_LOCK_GRACE)
-        return now - since > self.stale_after or (host == _HOST and not _pid_alive(pid))
+            age = now - st.st_mtime
+            if age > min(self.stale_after, _UNREADABLE_LOCK_GRACE):
+                return f"not a readable lock, {age:.0f} s old"
+            return None
+        if now - since > self.stale_after:
+            return (f"held by pid {pid} on {host} for {(now - since) / 3600:.1f} h, longer than any cell may take "
+                    f"(stale_after={self.stale_after:g} s)")
+        if host != _HOST:
+            return None  # a holder on another machine is judged by the lock's age alone
+        boot, start = info.get("boot"), info.get("start")
+        if boot is not None and _BOOT is not None and boot != _BOOT:
+            return f"made by pid {pid} before this machine last started"
+        if not _pid_alive(pid):
+            return f"its holder, pid {pid}, has exited"
+        if start is not None and _start_time(pid) not in (None, start):
+            return f"pid {pid} now belongs to another process than the one that made the lock"
+        return None
 
-    def _break(self, path: Path, raw: bytes, st: os.stat_result) -> None:
+    def _break(self, path: Path, raw: bytes, st: os.stat_result) -> bool:
         """Remove the very lock file judged stale: it is renamed aside first and compared, so two
         processes breaking one lock at once cannot delete the fresh lock one of them just made."""
         aside = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
         try:
             os.rename(path, aside)
         except OSError:
-            return  # gone already: someone else broke or released it
+            return False  # gone already: someone else broke or released it
         try:
             now = os.stat(aside)
-            same = (now.st_ino, now.st_dev) == (st.st_ino, st.st_dev) and aside.read_bytes()[:4096] == raw
+            same = (now.st_ino, now.st_dev) == (st.st_ino, st.st_dev) and _read_regular(aside, 4096)[0] == raw
         except OSError:
             same = True  # not a readable file (a directory?): it was judged by age, remove it
         if not same:  # we took a lock made after our judgement: put it back if the name is free
@@ -395,6 +497,7 @@ class ResultsCache:
             os.rmdir(aside) if aside.is_dir() else aside.unlink()
         except OSError:
             pass
+        return same
 
     def _lock_state(self, key: str) -> str:
         """"free", "held" (by a live holder) or "stale"."""
@@ -441,7 +544,9 @@ class ResultsCache:
             if state == "held":
                 continue
             if state == "stale":
-                yield files["lock"], "stale lock", [files["lock"]]
+                holder = self._holder(files["lock"])
+                why = self._stale_reason(*holder) if holder is not None else None
+                yield files["lock"], "stale lock" + (f" ({why})" if why else ""), [files["lock"]]
             if "pkl" in files:
                 yield files["pkl"], "old pickle format, never loaded", [files["pkl"]]
             if "json" in files:
@@ -454,6 +559,19 @@ class ResultsCache:
             key = tmp.name[1:].split(".")[0]
             if not (_KEY.match(key) and self._lock_state(key) == "held") and not young(tmp):
                 yield tmp, "left-over temporary file", [tmp]
+        for aside in self._aside():
+            try:
+                kind = file_kind(os.lstat(aside).st_mode)
+            except OSError:
+                continue
+            yield aside, f"{kind} set aside from a cache file's name", [aside]
+
+    def _aside(self) -> list[Path]:
+        """Things set aside from a cache file's name (see ``put``)."""
+        try:
+            return [self.folder / n for n in sorted(os.listdir(self.folder)) if _ASIDE in n]
+        except OSError:
+            return []
 
     def verify(self) -> list[tuple[Path, str]]:
         """``(path, reason)`` for every bad entry, stale lock or left-over file; never raises on content."""
@@ -495,7 +613,16 @@ class ResultsCache:
         removed: list[Path] = []
 
         def remove(path: Path) -> None:
-            os.rmdir(path) if path.is_dir() and not path.is_symlink() else path.unlink()
+            if path.is_dir() and not path.is_symlink():
+                with os.scandir(path) as it:
+                    full = any(it)
+                if full:  # never delete what someone put in a folder
+                    if _ASIDE not in path.name:
+                        self._set_aside(path)
+                    return
+                os.rmdir(path)
+            else:
+                path.unlink()
             removed.append(path)
 
         if bad:
@@ -558,19 +685,22 @@ def main(argv: list[str] | None = None) -> int:
     if not folder.is_dir():
         print(f"tlcore cache: error: no cache folder at {str(folder)!r}", file=sys.stderr)
         return 2
-    cache = ResultsCache(folder)
     try:
+        caches = _caches(folder)
         if args.command == "list":
-            for e in cache.entries():
-                print("\t".join(str(e[k]) for k in ("key", "rows", "bytes", "created", "status", "config")))
+            for cache in caches:
+                prefix = "" if cache.folder == folder else f"{cache.folder.name}/"
+                for e in cache.entries():
+                    print("\t".join([prefix + e["key"]] + [str(e[k]) for k in ("rows", "bytes", "created", "status",
+                                                                                "config")]))
             return 0
         if args.command == "verify":
-            problems = cache.verify()
+            problems = [problem for cache in caches for problem in cache.verify()]
             for path, reason in problems:
                 print(f"{path}: {reason}")
             print(f"{len(problems)} problem(s) in {folder}")
             return 1 if problems else 0
-        removed = cache.prune(older_than_days=args.older_than)
+        removed = [path for cache in caches for path in cache.prune(older_than_days=args.older_than)]
         for path in removed:
             print(f"removed {path}")
         print(f"removed {len(removed)} file(s) from {folder}")
@@ -579,3 +709,18 @@ def main(argv: list[str] | None = None) -> int:
         where = f" {exc.filename}" if exc.filename else ""
         print(f"tlcore cache: error:{where} ({_reason(exc)})", file=sys.stderr)
         return 2
+
+
+def _caches(folder: Path) -> list[ResultsCache]:
+    """The caches in ``folder``: itself, and the experiment folders ``tlcore.sweep.run`` makes in the
+    ``cache_dir`` it is given (``cache_dir/depth``, ...), so either folder may be named."""
+    subs = []
+    for path in sorted(folder.iterdir()):
+        if path.is_dir() and not path.is_symlink() and _KEY.match(path.name):
+            cache = ResultsCache(path)
+            keys, temps = cache._scan()
+            if keys or temps or cache._aside():
+                subs.append(cache)
+    own = ResultsCache(folder)
+    keys, temps = own._scan()
+    return ([own] if keys or temps or own._aside() or not subs else []) + subs

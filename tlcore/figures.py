@@ -219,8 +219,17 @@ def plot_protocols(protocols: pd.DataFrame, title: str = "", ax=None):
     ``protocols`` is :attr:`tlcore.advisor.Advice.protocols`: one row per (source, protocol) with
     ``val_acc``, ``val_sem`` and ``n_seeds``; scratch (empty ``source``) is drawn as a band.
     """
-    rows = protocols[protocols.source != ""].sort_values(["source", "transfer_depth", "frozen_depth"])
-    labels = sorted({(int(t), int(f)) for t, f in zip(rows.transfer_depth, rows.frozen_depth)})
+    rows = protocols[protocols.source != ""]
+
+    def label(t, f, plan) -> str:  # a prefix protocol by its two integers, any other plan by its code
+        return plan if pd.isna(t) or pd.isna(f) else f"({int(t)}, {int(f)})"
+
+    def order(t, f, plan):  # prefix protocols first, by (t, f); then per-block plans by their code
+        return (1, 0, 0, plan) if pd.isna(t) or pd.isna(f) else (0, int(t), int(f), plan)
+
+    plans = rows.plan if "plan" in rows else [""] * len(rows)
+    keys = {label(t, f, c): order(t, f, c) for t, f, c in zip(rows.transfer_depth, rows.frozen_depth, plans)}
+    labels = sorted(keys, key=keys.__getitem__)
     if ax is None:
         fig, ax = plt.subplots(figsize=(max(5.0, 0.55 * len(labels) + 2.5), 3.6))
     else:
@@ -233,11 +242,13 @@ def plot_protocols(protocols: pd.DataFrame, title: str = "", ax=None):
     sources = list(dict.fromkeys(rows.source))
     width = 0.8 / max(1, len(sources))
     for i, (name, g) in enumerate(rows.groupby("source", sort=False)):
-        x = [labels.index((int(t), int(f))) + (i - (len(sources) - 1) / 2) * width
-             for t, f in zip(g.transfer_depth, g.frozen_depth)]
+        codes = g.plan if "plan" in g else [""] * len(g)
+        x = [labels.index(label(t, f, c)) + (i - (len(sources) - 1) / 2) * width
+             for t, f, c in zip(g.transfer_depth, g.frozen_depth, codes)]
         ax.errorbar(x, g.val_acc, yerr=g.val_sem, fmt="o", ms=5, capsize=2, label=f"source {name!r}")
-    ax.set_xticks(range(len(labels)), [f"({t}, {f})" for t, f in labels], rotation=45, ha="right")
-    ax.set_xlabel("protocol (transfer depth, frozen depth)")
+    ax.set_xticks(range(len(labels)), labels, rotation=45, ha="right")
+    ax.set_xlabel("protocol (transfer depth, frozen depth)" if all(v[0] == 0 for v in keys.values())
+                  else "protocol (transfer depth, frozen depth), or plan (one letter per block)")
     n = int(protocols.n_seeds.max()) if len(protocols) else 0
     ax.set_ylabel(f"validation accuracy\n(mean ± SE, {n} seeds)")
     ax.set_title(title, fontsize=10)

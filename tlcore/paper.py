@@ -25,7 +25,8 @@ import numpy as np
 import pandas as pd
 
 from ._version import __version__
-from .cache import ResultsCache, _write_atomic
+from .cache import ResultsCache
+from .files import write_atomic
 from .claims import CLAIM_INPUTS, CLAIM_SWEEPS, Verdict, verdicts_from
 from .experiments import EXPERIMENTS
 from .presets import SIZES, sizes
@@ -105,7 +106,16 @@ def provenance(folder=None) -> dict | None:
     path = Path(folder or results_dir()) / PROVENANCE
     if not path.exists():
         return None
-    return json.loads(path.read_text())
+    try:
+        record = json.loads(path.read_bytes())
+    except ValueError:
+        raise ValueError(f"{str(path)!r} is not valid JSON; remove it or re-make the results") from None
+    except OSError as exc:
+        raise ValueError(f"{str(path)!r} cannot be read ({exc.strerror or exc})") from None
+    if not isinstance(record, dict) or not isinstance(record.get("tables"), dict):
+        what = f"a JSON {type(record).__name__}" if not isinstance(record, dict) else "an object without 'tables'"
+        raise ValueError(f"{str(path)!r} holds {what}, not a provenance record; remove it or re-make the results")
+    return record
 
 
 def make_results(folder=None, names=None, device: str = "auto", command: str | None = None,
@@ -141,7 +151,7 @@ def make_results(folder=None, names=None, device: str = "auto", command: str | N
         buf = io.BytesIO()
         table.to_parquet(buf, engine="pyarrow", index=False)
         data = buf.getvalue()
-        _write_atomic(folder / f"{name}.parquet", data)
+        write_atomic(folder / f"{name}.parquet", data)
         seconds = [c["seconds"] for c in cells]
         tables[name] = {"file": f"{name}.parquet", "sha256": hashlib.sha256(data).hexdigest(), "rows": len(table),
                         "columns": list(table.columns), "experiment": experiment,
@@ -151,7 +161,7 @@ def make_results(folder=None, names=None, device: str = "auto", command: str | N
                   "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
                   "code": code_fingerprint(), "git": _git_commit(), "versions": _versions(),
                   "machine": _machine(device), "sizes": {f: sizes(False, f) for f in SIZES}, "tables": tables}
-        _write_atomic(folder / PROVENANCE, (json.dumps(record, indent=1) + "\n").encode())
+        write_atomic(folder / PROVENANCE, (json.dumps(record, indent=1) + "\n").encode())
         took = tables[name]["compute_seconds"]
         log(f"{name}: {len(table)} rows in {len(cells)} cells, computed in "
             f"{'?' if took is None else f'{took:.0f}'} s (this call {wall:.0f} s)")

@@ -134,10 +134,23 @@ def _wait_or_compute(cache: ResultsCache, experiment: str, params: dict, key: st
         lock = cache.try_lock(key)
         if lock is not None:
             with lock:
-                table = cache.get(key, config)
+                table = cache.get(key, config, warn=False)
                 if table is not None:
                     return table, 0
                 return _compute_cell(experiment, params, str(cache.folder), key, config), 1
+
+
+def _check_size(params: dict) -> None:
+    """Refuse a cell whose networks ``load_model`` could not read back, before any is allocated.
+
+    ``(depth - 1) * width**2`` parameters is a lower bound for every architecture of the library."""
+    from .models import MAX_LOAD_PARAMETERS
+
+    defaults = training_defaults()
+    width, depth = params.get("width", defaults["width"]), params.get("depth", defaults["depth"])
+    if isinstance(width, int) and isinstance(depth, int) and (depth - 1) * width ** 2 > MAX_LOAD_PARAMETERS:
+        raise ValueError(f"width={width}, depth={depth} make networks of more than {(depth - 1) * width ** 2:,} "
+                         f"parameters each, more than the {MAX_LOAD_PARAMETERS:,} that load_model reads")
 
 
 def _cells(grid: dict, fixed: dict) -> tuple[list[dict], list[dict]]:
@@ -176,6 +189,7 @@ def run(experiment: str, grid: dict, cache_dir, executor=None, progress: bool | 
             configs.append(cell_config(experiment, p))
         except TypeError as exc:
             raise ValueError(f"bad parameters for experiment {experiment!r}: {exc}") from None
+        _check_size(configs[-1]["params"])
         EXPERIMENTS[experiment](**p, dry_run=True)
     keys = [config_key(c) for c in configs]
     first: dict[str, int] = {}  # one computation per distinct key, in grid order
@@ -198,7 +212,8 @@ def run(experiment: str, grid: dict, cache_dir, executor=None, progress: bool | 
             locks[i] = lock
     computed = 0
     try:
-        ready = {i: cache.get(keys[i], configs[i]) for i in locks}  # finished while we were locking?
+        # finished while we were locking? (quiet: a bad entry was reported by the first look)
+        ready = {i: cache.get(keys[i], configs[i], warn=False) for i in locks}
         mine = [i for i in locks if ready[i] is None]
         results.update({keys[i]: t for i, t in ready.items() if t is not None})
         if executor is None:

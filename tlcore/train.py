@@ -13,7 +13,10 @@ trained alone.
 """
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import copy
+import time
 from typing import Sequence
 
 import numpy as np
@@ -23,9 +26,26 @@ from torch import nn
 from torch.func import functional_call, vmap
 
 from .models import BlockModel, build_like
-from .validation import as_tensor, check_int, check_known, resolve_device
+from .validation import as_tensor, check_int, check_known, check_positive, resolve_device
 
-__all__ = ["Ensemble", "BatchStream", "fit", "accuracy"]
+__all__ = ["Ensemble", "BatchStream", "fit", "accuracy", "time_limit", "TimeLimitReached"]
+
+_DEADLINE: contextvars.ContextVar = contextvars.ContextVar("tlcore_fit_deadline", default=None)
+
+
+class TimeLimitReached(RuntimeError):
+    """A training call stopped at the deadline of :func:`time_limit`."""
+
+
+@contextlib.contextmanager
+def time_limit(seconds: float):
+    """Every :func:`fit` inside the block stops with :class:`TimeLimitReached` once ``seconds`` have
+    passed (checked at every step), so a time budget holds inside one long training call too."""
+    token = _DEADLINE.set(time.monotonic() + float(seconds))
+    try:
+        yield
+    finally:
+        _DEADLINE.reset(token)
 
 
 class BatchStream:
@@ -132,6 +152,7 @@ class Ensemble:
         """Fraction of correct predictions of every member on shared data, shape ``(E,)`` (NaN if no data)."""
         if len(x) == 0:
             return np.full(len(self), np.nan)
+        x = as_tensor("evaluation inputs", x)  # a NaN would be scored as a prediction of one class
         y = y.to(self.device)
         return (self.predict(x, chunk) == y).float().mean(dim=1).cpu().numpy()
 
@@ -178,6 +199,8 @@ def _fit(models, x, y, subsets, seeds, *, steps, batch_size, lr, weight_decay, d
                          "one of each per member is needed")
     check_int("steps", steps, low=0)
     check_int("batch_size", batch_size, low=1)
+    check_positive("lr", lr)
+    check_positive("weight_decay", weight_decay, zero_ok=True)
     if engine is not None:
         check_known("engine", engine, _ENGINES)
     x = as_tensor("x", x)
@@ -255,7 +278,7 @@ def _fit_group(models, x, y, subsets, seeds, steps, batch_size, lr, weight_decay
         engine = "linear_relu" if _linear_relu_layers(ens.template) else "autograd"
     gradients = _ENGINES[engine](ens, names)
 
-    done = 0
+    done, deadline = 0, _DEADLINE.get()
     while done < steps:
         block = min(chunk_steps, steps - done)
         idx = torch.zeros(block, n, width, dtype=torch.long)
@@ -263,6 +286,9 @@ def _fit_group(models, x, y, subsets, seeds, steps, batch_size, lr, weight_decay
             idx[:, e, : st.batch] = st.take(block)
         idx = idx.to(dev)
         for s in range(block):
+            if deadline is not None and time.monotonic() > deadline:
+                raise TimeLimitReached(f"training of {n} network(s) stopped at the time limit after "
+                                       f"{done + s:,} of {steps:,} steps")
             grads = gradients(x[idx[s]], y[idx[s]], weights)
             with torch.no_grad():
                 for p, g, m in zip(params, grads, masks):

@@ -32,6 +32,22 @@ def check_int(name: str, value, low: int = 0, high: int | None = None) -> int:
     return int(value)
 
 
+def check_positive(name: str, value, zero_ok: bool = False) -> float:
+    """``value`` as float, raising unless it is a finite number > 0 (>= 0 with ``zero_ok``).
+
+    A training setting such as ``lr=inf`` or ``weight_decay=nan`` trains networks that predict one
+    class, which look like results: refused where they enter, like any bad argument."""
+    if isinstance(value, bool):
+        raise TypeError(f"{name} must be a number, got {value!r}")
+    try:
+        v = float(value)
+    except (TypeError, ValueError):
+        raise TypeError(f"{name} must be a number, got {value!r}") from None
+    if not math.isfinite(v) or v < 0 or (v == 0 and not zero_ok):
+        raise ValueError(f"{name}={value!r} must be a finite {'non-negative' if zero_ok else 'positive'} number")
+    return v
+
+
 def check_known(kind: str, name: str, known: Iterable[str]) -> None:
     """Raise ValueError for a name that is not among the known ones, listing them."""
     known = list(known)
@@ -40,15 +56,24 @@ def check_known(kind: str, name: str, known: Iterable[str]) -> None:
 
 
 def as_tensor(name: str, x, device=None, dtype=torch.float32) -> torch.Tensor:
-    """A float tensor from an array or tensor, rejecting NaN and inf values."""
-    t = torch.as_tensor(np.asarray(x) if not isinstance(x, torch.Tensor) else x)
-    t = t.to(device=device, dtype=dtype)
+    """A float tensor from an array or tensor, rejecting NaN and inf values, complex numbers (whose
+    imaginary part a cast would drop) and finite values too large for ``dtype`` (which a cast would
+    turn into inf)."""
+    src = torch.as_tensor(np.asarray(x) if not isinstance(x, torch.Tensor) else x)
+    if src.is_complex():
+        raise ValueError(f"{name} holds complex numbers ({src.dtype}); real values are needed")
+    t = src.to(device=device, dtype=dtype)
     # A NaN or inf makes the sum non-finite, so one cheap reduction clears finite data; only then
     # (or when a sum of huge values overflows) are the bad entries counted.
     if t.numel() and not bool(torch.isfinite(t.sum())):
         bad = int((~torch.isfinite(t)).sum())
+        given = int((~torch.isfinite(src)).sum()) if src.is_floating_point() else 0
+        if given:
+            raise ValueError(f"{name} holds {given} NaN or inf value(s)")
         if bad:
-            raise ValueError(f"{name} holds {bad} NaN or inf value(s)")
+            largest = float(src[torch.isfinite(src)].abs().max())
+            raise ValueError(f"{name} holds {bad} value(s) too large for {str(dtype).replace('torch.', '')} "
+                             f"(up to {largest:.3g}, the limit is {torch.finfo(dtype).max:.3g}); rescale them")
     return t
 
 

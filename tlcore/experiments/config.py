@@ -5,7 +5,7 @@ from dataclasses import asdict, dataclass
 from typing import Mapping
 
 from ..tasks import family_info
-from ..validation import check_int, check_known
+from ..validation import check_int, check_known, check_positive
 
 __all__ = ["TrainingConfig", "config_from", "default_model_kind", "training_defaults"]
 
@@ -33,10 +33,9 @@ class TrainingConfig:
         check_int("source_steps", self.source_steps, low=0)
         check_int("steps", self.steps, low=0)
         check_int("batch_size", self.batch_size, low=1)
-        if not self.lr > 0:
-            raise ValueError(f"lr={self.lr!r} must be positive")
-        if not self.transferred_lr_scale > 0:
-            raise ValueError(f"transferred_lr_scale={self.transferred_lr_scale!r} must be positive")
+        check_positive("lr", self.lr)
+        check_positive("weight_decay", self.weight_decay, zero_ok=True)
+        check_positive("transferred_lr_scale", self.transferred_lr_scale)
 
     def fit_options(self) -> dict:
         return dict(batch_size=self.batch_size, lr=self.lr, weight_decay=self.weight_decay,
