@@ -21,7 +21,8 @@ LAYERS = [
     ["tasks"], ["models"], ["transfer"], ["train"],
     ["_distances"], ["cka", "neighbours", "transferability"], ["similarity"], ["selection", "profiles"],
     ["experiments"],
-    ["analysis", "cache", "benchmark"], ["sweep"], ["figures", "claims", "surgery"], ["advisor", "paper"], ["advisor_evaluation", "paper_section"],
+    ["analysis", "cache", "benchmark"], ["sweep"], ["figures", "claims", "surgery"], ["advice"],
+    ["advisor", "paper"], ["advisor_evaluation", "paper_section"],
     ["book", "__main__"],
 ]
 LEVEL = {name: i for i, layer in enumerate(LAYERS) for name in layer}

@@ -13,7 +13,7 @@ Modules, in the order data flows through them (a module imports only modules bef
   everything that trains networks for a purpose;
 - ``analysis`` (reductions of tidy tables), ``cache`` -> ``sweep`` (grids of cells),
   ``figures``, ``claims`` (a package: the sweep registry, the claims in words, one module per claim),
-  ``surgery``, ``advisor``, ``paper`` (the shipped paper-scale results) -> ``advisor_evaluation``,
+  ``surgery``, ``advice`` -> ``advisor``, ``paper`` (the shipped paper-scale results) -> ``advisor_evaluation``,
   ``paper_section`` (a chapter's paper-scale section), ``book``: what users and chapters call.
 """
 from ._version import __version__
