@@ -111,9 +111,9 @@ def browser():
 class Visit:
     """One page opened offline, with what it tried to fetch remotely, failed to load, or threw."""
 
-    def __init__(self, browser, html: Path):
+    def __init__(self, browser, html: Path, width: int = 1280, height: int = 900):
         self.remote, self.failed, self.errors = [], [], []
-        self.context = browser.new_context(offline=True)
+        self.context = browser.new_context(offline=True, viewport={"width": width, "height": height})
         self.context.route("**/*", self._route)
         self.page = self.context.new_page()
         self.page.on("requestfailed", lambda r: self.failed.append(f"{r.url} ({r.failure})"))
@@ -253,3 +253,60 @@ def test_slider_switches_figures_without_a_kernel(site, browser):
     after = shown()
     visit.close()
     assert after and after[0] != before[0], "moving the slider did not change the figure"
+
+
+# Whether a link of the chapter list / of the page contents can be seen and clicked: inside the
+# window, not hidden, not covered (the element at its centre is the link or inside it).
+SEEN = """sel => Array.from(document.querySelectorAll(sel)).some(a => {
+    const r = a.getBoundingClientRect();
+    if (r.width < 1 || r.height < 1 || r.right < 0 || r.left > innerWidth || r.bottom < 0 || r.top > innerHeight)
+        return false;
+    const hit = document.elementFromPoint(r.left + r.width / 2, r.top + r.height / 2);
+    return !!hit && (a === hit || a.contains(hit));
+})"""
+CHAPTER_LINKS = ".bd-sidebar-primary a.reference.internal"
+CONTENTS_LINKS = "#pst-page-toc-nav a, .bd-sidebar-secondary .bd-toc-nav a"
+
+
+@needs_chromium
+@pytest.mark.parametrize("width", [500, 800, 1280])
+def test_navigation_opens_at_every_width(site, browser, width):
+    """The visible menu buttons open the chapter list and the page contents (phone, tablet, laptop).
+
+    On a narrow window both start closed and a button opens each as a dialog; on a wide one the
+    chapter list starts open, and its button hides it and shows it again.
+    """
+    visit = Visit(browser, _chapter_pages(site)["transfer-depth"], width=width)
+    page = visit.page
+
+    def seen(selector):
+        page.wait_for_timeout(400)  # the sidebars slide in
+        return page.evaluate(SEEN, selector)
+
+    def press(toggle):
+        button = page.locator(f"{toggle}:visible")
+        assert button.count(), f"{width} px: no visible {toggle} button"
+        button.first.click()
+
+    problems = []
+    if seen(CHAPTER_LINKS):  # wide: open at first, the button folds it away and back
+        press(".primary-toggle")
+        if seen(CHAPTER_LINKS):
+            problems.append("the menu button does not hide the chapter list")
+        press(".primary-toggle")
+        if not seen(CHAPTER_LINKS):
+            problems.append("the menu button does not show the chapter list again")
+    else:
+        press(".primary-toggle")
+        if not seen(CHAPTER_LINKS):
+            problems.append("the menu button does not open the chapter list")
+        page.keyboard.press("Escape")
+        if seen(CHAPTER_LINKS):
+            problems.append("Escape does not close the chapter list")
+    if not seen(CONTENTS_LINKS):
+        press(".secondary-toggle")
+        if not seen(CONTENTS_LINKS):
+            problems.append("the contents button does not open the page contents")
+    problems += visit.offline_problems()
+    visit.close()
+    assert not problems, f"{width} px:\n" + "\n".join(problems)
