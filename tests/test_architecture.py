@@ -11,7 +11,7 @@ LAYERS = [
     ["tasks"], ["models"], ["transfer"], ["train"],
     ["_distances"], ["cka", "neighbours", "transferability"], ["similarity"], ["selection", "profiles"],
     ["experiments"],
-    ["analysis", "cache", "benchmark"], ["sweep"], ["figures", "claims", "surgery"], ["advisor", "paper"], ["book", "__main__"],
+    ["analysis", "cache", "benchmark", "display"], ["sweep"], ["figures", "claims", "surgery"], ["advisor", "paper"], ["book", "__main__"],
 ]
 LEVEL = {name: i for i, layer in enumerate(LAYERS) for name in layer}
 

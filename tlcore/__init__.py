@@ -10,7 +10,7 @@ Modules, in the order data flows through them (a module imports only modules bef
   calibrated similarity profiles;
 - ``experiments``: everything that trains networks for a purpose;
 - ``analysis`` (reductions of tidy tables), ``cache`` -> ``sweep`` (grids of cells),
-  ``figures``, ``claims``, ``surgery``, ``advisor``, ``paper`` (the shipped paper-scale results),
+  ``display`` (figures and tables sized for the book's page) -> ``figures``, ``claims``, ``surgery``, ``advisor``, ``paper`` (the shipped paper-scale results),
   ``book``: what users and chapters call.
 """
 from ._version import __version__
