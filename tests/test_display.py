@@ -108,3 +108,11 @@ def test_smallest_text_ignores_empty_and_hidden_text():
     ax.tick_params(labelsize=9)
     assert display.smallest_text_pt(fig) == 9
     plt.close(fig)
+
+
+def test_table_keeps_row_labels_of_an_unnamed_index():
+    df = pd.DataFrame({"regret": [0.046, 0.032]}, index=["advisor", "standard recipe"])
+    t = display.table(df, caption="c")
+    assert t.cells() == [["advisor", "0.046"], ["standard recipe", "0.032"]]
+    assert list(display.table(df, caption="c", columns={"": "strategy", "regret": "regret"}).frame.columns) == \
+        ["strategy", "regret"]

@@ -177,14 +177,19 @@ def table(df: pd.DataFrame, caption: str, columns: Sequence[str] | Mapping[str, 
           decimals: int | Mapping[str, int] = 3) -> Table:
     """The table a chapter shows: ``columns`` picks and orders them (a mapping also renames them).
 
-    A named index becomes columns (a plain row number is dropped); ``decimals`` is one number for
+    An index of labels becomes the first columns (row numbers are dropped); ``decimals`` is one number for
     every float column or a mapping by (new) column name, the rest with 3 decimals.
     """
     if not isinstance(df, pd.DataFrame):
         raise TypeError(f"table needs a DataFrame, got {type(df).__name__}")
     if not caption or not caption.strip():
         raise ValueError("table needs a caption")
-    frame = df.reset_index() if any(n is not None for n in df.index.names) else df.reset_index(drop=True)
+    if isinstance(df.index, pd.RangeIndex) and df.index.name is None:  # row numbers: not shown
+        frame = df.reset_index(drop=True)
+    else:  # labels: shown as the first columns (an unnamed one without a header)
+        names = [n if n is not None else ("" if df.index.nlevels == 1 else f"level {k}")
+                 for k, n in enumerate(df.index.names)]
+        frame = df.reset_index(names=names)
     if columns is not None:
         names = dict(columns) if isinstance(columns, Mapping) else {c: c for c in columns}
         missing = [c for c in names if c not in frame.columns]
