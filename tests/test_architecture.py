@@ -21,7 +21,7 @@ LAYERS = [
     ["tasks"], ["models"], ["transfer"], ["train"],
     ["_distances"], ["cka", "neighbours", "transferability"], ["similarity"], ["selection", "profiles"],
     ["experiments"],
-    ["analysis", "cache", "benchmark"], ["sweep"], ["figures", "claims", "surgery"], ["advice"],
+    ["analysis", "cache", "benchmark", "display"], ["sweep"], ["figures", "claims", "surgery"], ["advice"],
     ["advisor", "paper"], ["advisor_evaluation", "paper_section"],
     ["book", "__main__"],
 ]

@@ -5,8 +5,10 @@ opened from file:// in Debian's chromium (playwright's own browser download does
 in an offline context where every request that is not file:, data: or blob: is also aborted and
 recorded, so a page that would need the network fails with the list of what it asked for.
 """
+import base64
 import os
 import re
+import urllib.parse
 import shutil
 import subprocess
 import sys
@@ -15,6 +17,7 @@ from pathlib import Path
 
 import pytest
 
+from tlcore import display
 from tlcore.book import chapters
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -103,7 +106,9 @@ def browser():
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        # playwright hides scrollbars in headless mode; the table test needs them drawn as a reader sees them
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS,
+                                    ignore_default_args=["--hide-scrollbars"])
         yield browser
         browser.close()
 
@@ -111,9 +116,9 @@ def browser():
 class Visit:
     """One page opened offline, with what it tried to fetch remotely, failed to load, or threw."""
 
-    def __init__(self, browser, html: Path):
+    def __init__(self, browser, html: Path, width: int = 1280, height: int = 900):
         self.remote, self.failed, self.errors = [], [], []
-        self.context = browser.new_context(offline=True)
+        self.context = browser.new_context(offline=True, viewport={"width": width, "height": height})
         self.context.route("**/*", self._route)
         self.page = self.context.new_page()
         self.page.on("requestfailed", lambda r: self.failed.append(f"{r.url} ({r.failure})"))
@@ -253,3 +258,192 @@ def test_slider_switches_figures_without_a_kernel(site, browser):
     after = shown()
     visit.close()
     assert after and after[0] != before[0], "moving the slider did not change the figure"
+
+
+# Whether a link of the chapter list / of the page contents can be seen and clicked: inside the
+# window, not hidden, not covered (the element at its centre is the link or inside it).
+SEEN = """sel => Array.from(document.querySelectorAll(sel)).some(a => {
+    const r = a.getBoundingClientRect();
+    if (r.width < 1 || r.height < 1 || r.right < 0 || r.left > innerWidth || r.bottom < 0 || r.top > innerHeight)
+        return false;
+    const hit = document.elementFromPoint(r.left + r.width / 2, r.top + r.height / 2);
+    return !!hit && (a === hit || a.contains(hit));
+})"""
+CHAPTER_LINKS = ".bd-sidebar-primary a.reference.internal"
+CONTENTS_LINKS = "#pst-page-toc-nav a, .bd-sidebar-secondary .bd-toc-nav a"
+
+
+@needs_chromium
+@pytest.mark.parametrize("width", [500, 800, 1280])
+def test_navigation_opens_at_every_width(site, browser, width):
+    """The visible menu buttons open the chapter list and the page contents (phone, tablet, laptop).
+
+    On a narrow window both start closed and a button opens each as a dialog; on a wide one the
+    chapter list starts open, and its button hides it and shows it again.
+    """
+    visit = Visit(browser, _chapter_pages(site)["transfer-depth"], width=width)
+    page = visit.page
+
+    def seen(selector):
+        page.wait_for_timeout(400)  # the sidebars slide in
+        return page.evaluate(SEEN, selector)
+
+    def press(toggle):
+        button = page.locator(f"{toggle}:visible")
+        assert button.count(), f"{width} px: no visible {toggle} button"
+        button.first.click()
+
+    problems = []
+    if seen(CHAPTER_LINKS):  # wide: open at first, the button folds it away and back
+        press(".primary-toggle")
+        if seen(CHAPTER_LINKS):
+            problems.append("the menu button does not hide the chapter list")
+        press(".primary-toggle")
+        if not seen(CHAPTER_LINKS):
+            problems.append("the menu button does not show the chapter list again")
+    else:
+        press(".primary-toggle")
+        if not seen(CHAPTER_LINKS):
+            problems.append("the menu button does not open the chapter list")
+        page.keyboard.press("Escape")
+        if seen(CHAPTER_LINKS):
+            problems.append("Escape does not close the chapter list")
+    if not seen(CONTENTS_LINKS):
+        press(".secondary-toggle")
+        if not seen(CONTENTS_LINKS):
+            problems.append("the contents button does not open the page contents")
+    problems += visit.offline_problems()
+    visit.close()
+    assert not problems, f"{width} px:\n" + "\n".join(problems)
+
+
+# Every figure the page shows: its displayed and drawn widths, and its bytes where the page alone can
+# read them (a widget's image is a blob: URL; a cell's image is a file read from disk).
+FIGURES = """async () => {
+    const shown = Array.from(document.querySelectorAll('div.cell_output img, figure img'))
+        .filter(i => i.offsetParent !== null && i.naturalWidth > 0);
+    return Promise.all(shown.map(async i => {
+        let data = null;
+        if (i.src.startsWith('blob:')) {
+            const bytes = new Uint8Array(await (await fetch(i.src)).arrayBuffer());
+            data = btoa(Array.from(bytes, b => String.fromCharCode(b)).join(''));
+        }
+        const cell = i.closest('div.cell');
+        const code = cell && cell.querySelector('.cell_input');
+        return {src: i.src.slice(0, 4096), data, shown: i.getBoundingClientRect().width, natural: i.naturalWidth,
+                where: (code ? code.innerText.trim().split('\\n').slice(-1)[0] : (cell ? 'hidden code' : 'glued figure'))
+                       .slice(0, 80)};
+    }));
+}"""
+
+
+def _image_bytes(figure) -> bytes:
+    if figure["data"]:
+        return base64.b64decode(figure["data"])
+    src = figure["src"]
+    if src.startswith("data:"):
+        return base64.b64decode(src.split(",", 1)[1])
+    return Path(urllib.parse.unquote(urllib.parse.urlparse(src).path)).read_bytes()
+
+
+@needs_chromium
+@pytest.mark.parametrize("name", sorted(chapters(ROOT)))
+def test_figure_text_is_legible_at_its_displayed_size(site, browser, name):
+    """At 1280 px the smallest text of every figure is at least 9 CSS pixels as shown.
+
+    tlcore.display records each figure's smallest text in image pixels in its PNG; the page gives
+    the ratio of displayed to drawn width. A figure shown smaller than drawn opens full size on click.
+    """
+    visit = Visit(browser, _chapter_pages(site)[name], width=1280)
+    page = visit.page
+    problems = []
+    figures = page.evaluate(FIGURES)
+    for f in figures:
+        recorded = display.recorded_text_px(_image_bytes(f))
+        if recorded is None:
+            problems.append(f"figure not drawn through tlcore.display (no text size in its PNG): {f['where']!r}")
+            continue
+        on_screen = recorded * min(1.0, f["shown"] / f["natural"])
+        if on_screen < display.MIN_TEXT_PX:
+            problems.append(f"smallest text {on_screen:.1f} px on screen ({recorded:.1f} px drawn, shown at "
+                            f"{f['shown']:.0f} of {f['natural']} px): {f['where']!r}")
+    shrunk = [i for i, f in enumerate(figures) if f["natural"] > 1.1 * f["shown"]]
+    if shrunk:
+        image = page.locator("div.cell_output img, figure img").filter(visible=True)
+        target = next(image.nth(k) for k in range(image.count())
+                      if page.evaluate("i => i.naturalWidth > 1.1 * i.getBoundingClientRect().width",
+                                       image.nth(k).element_handle()))
+        target.scroll_into_view_if_needed()
+        target.click()
+        page.wait_for_timeout(300)
+        zoomed = page.evaluate("""() => { const d = document.querySelector('dialog.tlcore-zoom[open] img');
+                                          return d ? [d.getBoundingClientRect().width, d.naturalWidth] : null }""")
+        if not zoomed or zoomed[0] < zoomed[1] - 1:
+            problems.append(f"a figure shown smaller than drawn does not open at full size on click ({zoomed})")
+    visit.close()
+    assert not problems, f"chapter {name}:\n" + "\n".join(problems)
+
+
+# Tables a reader cannot read whole: pandas' truncation ("..." cells, "72 rows x 12 columns"), missing
+# values shown as NaN, pandas' row numbers, and a table wider than its container with no way to
+# scroll to the rest (clipped, or a scrollbar that is not drawn).
+TABLE_PROBLEMS = """() => {
+    const bad = [];
+    document.querySelectorAll('div.cell_output').forEach(out => {
+        const footer = out.innerText.match(/\\d+ rows \\u00d7 \\d+ columns/);
+        if (footer) bad.push('pandas footer "' + footer[0] + '" (a truncated table)');
+    });
+    document.querySelectorAll('article table').forEach((t, n) => {
+        const caption = t.querySelector('caption');
+        const name = 'table ' + (n + 1) + ' (' + (caption ? caption.innerText :
+            Array.from(t.querySelectorAll('th')).map(h => h.innerText.trim()).filter(Boolean).slice(0, 3).join(', '))
+            .slice(0, 60) + ')';
+        const cells = Array.from(t.querySelectorAll('td, th')).map(c => c.innerText.trim());
+        if (cells.some(c => /^(NaN|nan|<NA>|None|NaT)$/.test(c))) bad.push(name + ': shows NaN');
+        if (cells.some(c => c === '...' || c === '\\u2026')) bad.push(name + ': truncated ("...")');
+        const heads = Array.from(t.querySelectorAll('tbody tr')).map(r => r.querySelector('th'));
+        if (heads.length > 2 && heads.every((h, k) => h && h.innerText.trim() === String(k)))
+            bad.push(name + ': shows pandas row numbers');
+        const width = Math.max(t.scrollWidth, t.getBoundingClientRect().width);
+        for (let e = t; e && e.tagName !== 'ARTICLE'; e = e.parentElement) {
+            const overflow = getComputedStyle(e).overflowX;
+            if (overflow === 'visible' || width <= e.clientWidth + 1) continue;
+            const s = getComputedStyle(e);
+            const bar = e.offsetHeight - e.clientHeight - parseFloat(s.borderTopWidth) - parseFloat(s.borderBottomWidth);
+            if (overflow === 'hidden' || overflow === 'clip')
+                bad.push(name + ': ' + Math.round(width) + ' px wide, clipped at ' + e.clientWidth + ' px');
+            else if (bar < 1)
+                bad.push(name + ': ' + Math.round(width) + ' px wide in ' + e.clientWidth + ' px, no scrollbar drawn');
+            break;
+        }
+    });
+    return bad;
+}"""
+
+
+@needs_chromium
+@pytest.mark.parametrize("width", [800, 1280])
+@pytest.mark.parametrize("name", sorted(chapters(ROOT)))
+def test_tables_are_whole_and_readable(site, browser, name, width):
+    visit = Visit(browser, _chapter_pages(site)[name], width=width)
+    problems = visit.page.evaluate(TABLE_PROBLEMS)
+    visit.close()
+    assert not problems, f"chapter {name} at {width} px:\n" + "\n".join(problems)
+
+
+@needs_chromium
+def test_search_and_index_find_the_measures(site, browser):
+    """The glossary defines the measures and protocols; search and the general index find them."""
+    visit = Visit(browser, site / "search.html")
+    page = visit.page
+    page.goto((site / "search.html").as_uri() + "?q=information+imbalance")
+    page.wait_for_function("() => /Search finished/.test(document.querySelector('#search-results')?.innerText || '')",
+                           timeout=20000)
+    found = page.evaluate("() => Array.from(document.querySelectorAll('#search-results li a'), a => a.getAttribute('href'))")
+    visit.close()
+    pages = {f.split("#")[0].split("/")[-1] for f in found}
+    assert {"glossary.html", "representations.html", "source_selection.html"} <= pages, found
+    index = (site / "genindex.html").read_text()
+    for term in ("information imbalance", "neighbourhood overlap", "linear CKA", "LEEP", "LogME", "NCE", "H-score",
+                 "scratch", "linear probe", "fine-tuning", "defrosting", "transfer depth", "frozen depth"):
+        assert f">{term}<" in index, f"the general index has no entry {term!r}"

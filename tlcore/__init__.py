@@ -12,9 +12,10 @@ Modules, in the order data flows through them (a module imports only modules bef
 - ``experiments`` (a package: config, the two training paths, one module per experiment, grid cells):
   everything that trains networks for a purpose;
 - ``analysis`` (reductions of tidy tables), ``cache`` -> ``sweep`` (grids of cells),
-  ``figures``, ``claims`` (a package: the sweep registry, the claims in words, one module per claim),
-  ``surgery``, ``advice`` -> ``advisor``, ``paper`` (the shipped paper-scale results) -> ``advisor_evaluation``,
-  ``paper_section`` (a chapter's paper-scale section), ``book``: what users and chapters call.
+  ``display`` (figures and tables sized for the book's page) -> ``figures``, ``claims`` (a package:
+  the sweep registry, the claims in words, one module per claim), ``surgery``, ``advice`` ->
+  ``advisor``, ``paper`` (the shipped paper-scale results) -> ``advisor_evaluation``, ``paper_section``
+  (a chapter's paper-scale section), ``book``: what users and chapters call.
 """
 from ._version import __version__
 from . import (advisor, advisor_evaluation, analysis, cache, cka, claims, experiments, models, neighbours, paper, paper_section, profiles,

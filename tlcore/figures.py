@@ -6,13 +6,13 @@ well as in Jupyter, where a Python callback also updates the caption below it.
 """
 from __future__ import annotations
 
-import io
 from typing import Mapping, Sequence
 
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
+from . import display
 from .analysis import summarise
 
 __all__ = ["png", "common_range", "figure_slider", "plot_depth_curves", "plot_phase_diagram", "plot_matrix", "plot_profiles",
@@ -25,11 +25,8 @@ REFERENCE_STYLES = {"reference": dict(color="black", ls="-", label="identical so
 
 
 def png(fig, dpi: int = 90) -> bytes:
-    """PNG bytes of a matplotlib figure (the figure is closed)."""
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=dpi, bbox_inches="tight")
-    plt.close(fig)
-    return buf.getvalue()
+    """PNG bytes of a matplotlib figure, text fitted to the book's column (see tlcore.display; closed)."""
+    return display.png(fig, dpi=dpi)
 
 
 def figure_slider(figures: Mapping[str, object], description: str = "", captions: Mapping | None = None):
