@@ -4,11 +4,13 @@
 * :mod:`.bootstrap`: percentile intervals with the resampling units as an argument (hierarchical);
 * :mod:`.tables`: the checked input tables the choosers read;
 * :mod:`.choice`: winners chosen on one set of numbers and reported on another;
-* :mod:`.ranks`: tie-aware ranks against a noisy ground truth.
+* :mod:`.ranks`: tie-aware ranks against a noisy ground truth;
+* :mod:`.multiple`: one-sided p-values, the intersection-union test, BH and Holm across cells.
 """
 from .bootstrap import Interval, bootstrap, bootstrap_ci, percentile_interval
 from .choice import (choose_on_validation, cross_fitted_choice, optimality_probability, paired_difference,
                      winner_significance)
+from .multiple import benjamini_hochberg, holm, intersection_union, one_sided_p
 from .kernel import WORDS, Comparison, compare, sem, significant, summary
 from .ranks import tie_aware_ranks, tied_with_best, within_noise
 from .tables import PROTOCOL, SEED, ProtocolKey
@@ -16,4 +18,5 @@ from .tables import PROTOCOL, SEED, ProtocolKey
 __all__ = ["paired_difference", "choose_on_validation", "cross_fitted_choice", "optimality_probability",
            "winner_significance", "tie_aware_ranks", "tied_with_best", "bootstrap_ci", "bootstrap",
            "percentile_interval", "Interval", "Comparison", "compare", "sem", "significant", "summary", "WORDS",
-           "PROTOCOL", "SEED", "ProtocolKey", "within_noise"]
+           "PROTOCOL", "SEED", "ProtocolKey", "within_noise", "benjamini_hochberg", "holm",
+           "intersection_union", "one_sided_p"]
