@@ -187,3 +187,36 @@ def test_paper_section_with_the_shipped_results_judges_them():
     assert section.shipped and section.texts["C3_paper_verdict"] == expected.verdict
     assert section.texts["C3_paper_evidence"] == expected.evidence
     assert section.texts["paper_setup"] == paper.describe(families=["teacher"])
+
+
+def _constructed_map(rng, interior_gain, n_seeds=10, L=3, values=(0.0, 0.5), n_targets=(10, 40)):
+    """A phase-map table where every protocol is equal except an interior (1, 0) raised by ``interior_gain``."""
+    from tlcore.transfer import candidate_protocols
+
+    rows = []
+    for v in values:
+        for n in n_targets:
+            for seed in range(n_seeds):
+                base = rng.normal(0.6, 0.02)
+                for p in candidate_protocols(L):
+                    gain = interior_gain if (p.transfer_depth, p.frozen_depth) == (1, 0) else 0.0
+                    rows.append({"teacher_mix": v, "n_target": n, "seed": seed, "transfer_depth": p.transfer_depth,
+                                 "frozen_depth": p.frozen_depth, "val_acc": base + gain + rng.normal(0, 0.01),
+                                 "test_acc": base + gain + rng.normal(0, 0.01)})
+    return pd.DataFrame(rows)
+
+
+def test_c2_tests_find_a_clear_interior_winner_and_skip_the_source_row():
+    t = claims.c2_tests(_constructed_map(np.random.default_rng(0), 0.05), "teacher_mix")
+    counted = t[t.counted]
+    assert (counted.teacher_mix != 0).all() and len(counted) == 2
+    assert counted.c2.all() and all(w == [(1, 0), (1, 0)] for w in counted.winners)
+    assert not t[~t.counted].c2.any()
+    assert "2 of 2 cells" in claims.c2_controlled_text({"teacher_mix": t})
+
+
+def test_c2_tests_fire_at_no_more_than_q_when_protocols_are_equal():
+    rng = np.random.default_rng(1)
+    fired = sum(claims.c2_tests(_constructed_map(rng, 0.0, values=(0.5, 1.0), n_targets=(10, 20, 40)),
+                                "teacher_mix").c2.any() for _ in range(40))
+    assert fired / 40 <= claims.FDR_Q + 2 * np.sqrt(claims.FDR_Q * (1 - claims.FDR_Q) / 40)

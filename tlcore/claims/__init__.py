@@ -18,7 +18,7 @@ import pandas as pd
 from .beyond import (depth_link, evaluate_predictor, held_out_predictor, least_recovered, profile_bands,
                      recovered_table)
 from .c1 import verdict_c1
-from .c2 import OFTEN, verdict_c2
+from .c2 import FDR_Q, OFTEN, c2_controlled_text, c2_tests, verdict_c2
 from .c3 import verdict_c3
 from .c4 import mnist1d_setting, selection_setting, verdict_c4, verdict_c4_across
 from .cells import family_winners, freeze_or_tune, phase_cells, phase_cells_all_families, verdicts_agree
@@ -36,7 +36,8 @@ __all__ = ["PHASE_VALUES", "PHASE_N_TARGETS", "N_VAL", "Verdict", "phase_sweep",
            "mnist1d_selection", "selection_setting", "verdict_c4_across", "profile_sweep", "profile_bands",
            "depth_link", "evaluate_predictor", "held_out_predictor", "PROFILE_SEEDS", "PROFILE_PROBE",
            "CLAIM_SWEEPS", "CLAIM_INPUTS", "claim_tables", "verdicts_from", "verdict_agreement", "claim_word",
-           "VERDICT_WORDS", "OFTEN", "STATEMENTS", "CHAPTERS", "SWEEP_CHAPTERS", "recovered_table", "least_recovered", "mnist1d_setting", "family_winners", "freezing_sweep", "phase_verdicts"]
+           "VERDICT_WORDS", "OFTEN", "STATEMENTS", "CHAPTERS", "SWEEP_CHAPTERS", "recovered_table", "least_recovered", "mnist1d_setting", "family_winners", "freezing_sweep", "phase_verdicts",
+           "FDR_Q", "c2_tests", "c2_controlled_text"]
 
 
 def phase_verdicts(tables) -> list[Verdict]:

@@ -1,11 +1,13 @@
 """C2: transferring only the first layers often beats both scratch and full transfer."""
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 
+from ..stats import benjamini_hochberg, intersection_union, one_sided_p
 from .verdict import Verdict, claim_word
 
-__all__ = ["verdict_c2", "OFTEN"]
+__all__ = ["verdict_c2", "OFTEN", "FDR_Q", "c2_tests", "c2_controlled_text"]
 
 OFTEN = 1 / 6  # the share of a map's cells that makes "often", fixed before any map was judged
 
@@ -43,3 +45,58 @@ def verdict_c2(cells: dict[str, pd.DataFrame]) -> Verdict:
                      f"{x['over_fine_tune'][0]:+.3f} ± {x['over_fine_tune'][1]:.3f} over (L, 0))")
         parts.append(text)
     return Verdict("C2", verdict, "; ".join(parts), numbers)
+
+
+FDR_Q = 0.10  # the false discovery rate at which a map's C2 cells are controlled, fixed before any map was judged
+
+
+def c2_tests(table: pd.DataFrame, knob: str, q: float = FDR_Q, folds: int = 2) -> pd.DataFrame:
+    """C2 cell by cell with the winner's luck removed and the error rate controlled across the map.
+
+    The seeds are split into ``folds`` folds; in each fold the protocol of best mean validation
+    accuracy on the *other* folds is the winner, and when it is interior (0 < transfer depth < L) its
+    test accuracy on this fold's seeds is compared, paired by seed, with scratch (0, 0) and every
+    full transfer (L, f), f = 0..L (the linear probe and fine-tuning included): one-sided p-values,
+    combined by the intersection-union test (the largest). A cell's p-value is the largest over its
+    folds (every fold must show it; a non-interior winner gives 1). Cells at knob = 0 (the source
+    task itself) are reported but not counted; Benjamini-Hochberg at ``q`` runs over the counted
+    cells. Columns: ``knob``, ``n_target``, ``winners`` (one per fold), ``p``, ``counted``,
+    ``adjusted``, ``c2`` (discovered).
+    """
+    by = [knob, "n_target"]
+    L = int(table.transfer_depth.max())
+    alternatives = [(0, 0)] + [(L, f) for f in range(L + 1)]
+    rows = []
+    for (value, n), g in table.groupby(by, sort=True):
+        val = g.pivot_table(index="seed", columns=["transfer_depth", "frozen_depth"], values="val_acc")
+        test = g.pivot_table(index="seed", columns=["transfer_depth", "frozen_depth"], values="test_acc")
+        fold = np.arange(len(val)) % folds
+        winners, p_folds = [], []
+        for k in range(folds):
+            means = val[fold != k].mean()
+            best = means.index[int(np.argmax(means.to_numpy()))]
+            winners.append((int(best[0]), int(best[1])))
+            if not 0 < best[0] < L:
+                p_folds.append(1.0)
+                continue
+            held = test[fold == k]
+            p_folds.append(intersection_union([one_sided_p(held[best] - held[a]) for a in alternatives
+                                               if a in held.columns]))
+        rows.append({knob: value, "n_target": n, "winners": winners, "p": max(p_folds), "counted": value != 0})
+    out = pd.DataFrame(rows)
+    out["adjusted"], out["c2"] = np.nan, False
+    counted = out.counted.to_numpy()
+    if counted.any():
+        discovered, adjusted = benjamini_hochberg(out.p[counted].to_numpy(), q)
+        out.loc[counted, "adjusted"], out.loc[counted, "c2"] = adjusted, discovered
+    return out
+
+
+def c2_controlled_text(tests: dict[str, pd.DataFrame], q: float = FDR_Q) -> str:
+    """One sentence per map: how many counted cells remain C2 cells under the cross-fitted IUT and BH."""
+    parts = []
+    for knob, t in tests.items():
+        smallest = t[t.counted].p.min()
+        parts.append(f"{knob}: {int(t.c2.sum())} of {int(t.counted.sum())} cells (smallest cell p-value "
+                     f"{smallest:.3f})")
+    return "; ".join(parts) + f" at a false discovery rate of {q:g}"
