@@ -189,7 +189,7 @@ def test_paper_section_with_the_shipped_results_judges_them():
     assert section.texts["paper_setup"] == paper.describe(families=["teacher"])
 
 
-def _constructed_map(rng, interior_gain, n_seeds=10, L=3, values=(0.0, 0.5), n_targets=(10, 40)):
+def _constructed_map(rng, interior_gain, n_seeds=10, L=3, values=(0.0, 0.5), n_targets=(10, 40), noise=0.01):
     """A phase-map table where every protocol is equal except an interior (1, 0) raised by ``interior_gain``."""
     from tlcore.transfer import candidate_protocols
 
@@ -201,8 +201,8 @@ def _constructed_map(rng, interior_gain, n_seeds=10, L=3, values=(0.0, 0.5), n_t
                 for p in candidate_protocols(L):
                     gain = interior_gain if (p.transfer_depth, p.frozen_depth) == (1, 0) else 0.0
                     rows.append({"teacher_mix": v, "n_target": n, "seed": seed, "transfer_depth": p.transfer_depth,
-                                 "frozen_depth": p.frozen_depth, "val_acc": base + gain + rng.normal(0, 0.01),
-                                 "test_acc": base + gain + rng.normal(0, 0.01)})
+                                 "frozen_depth": p.frozen_depth, "val_acc": base + gain + rng.normal(0, noise),
+                                 "test_acc": base + gain + rng.normal(0, noise)})
     return pd.DataFrame(rows)
 
 
@@ -220,3 +220,31 @@ def test_c2_tests_fire_at_no_more_than_q_when_protocols_are_equal():
     fired = sum(claims.c2_tests(_constructed_map(rng, 0.0, values=(0.5, 1.0), n_targets=(10, 20, 40)),
                                 "teacher_mix").c2.any() for _ in range(40))
     assert fired / 40 <= claims.FDR_Q + 2 * np.sqrt(claims.FDR_Q * (1 - claims.FDR_Q) / 40)
+
+
+def test_within_correlation_is_exact_by_hand_and_calibrated_on_a_null():
+    from tlcore.claims.c1_families import within_correlation
+
+    depth = np.array([3, 2, 1, 3, 2, 1.0])
+    x = np.array([10, 20, 40, 10, 20, 40])
+    rows = np.array([0, 0, 0, 1, 1, 1])
+    rho, p = within_correlation(depth, x, rows, n_perm=500)
+    assert rho == pytest.approx(-1.0)
+    # exact: only 2 of the 6 x 6 joint orderings reach |rho| = 1 in both rows ... p small but > 0
+    assert 0 < p < 0.2
+    rng = np.random.default_rng(2)
+    ps = [within_correlation(rng.normal(size=24), np.tile([10, 20, 40, 80, 160, 320], 4),
+                             np.repeat(range(4), 6), n_perm=200, seed=k)[1] for k in range(60)]
+    assert np.mean(np.array(ps) < 0.05) <= 0.05 + 2 * np.sqrt(0.05 * 0.95 / 60)
+
+
+def test_family_depths_read_the_frozen_depth_of_defrosting_and_ignore_ties():
+    from tlcore.claims.c1_families import family_depths
+
+    t = _constructed_map(np.random.default_rng(3), 0.0, values=(0.5,), n_targets=(10,), noise=0.0)
+    d = family_depths(t, "teacher_mix").set_index("family").depth
+    # every protocol equal: the depth is the mean over the family, not the first arg-max
+    assert d["defrosted (L, f)"] == pytest.approx(1.5) and d["fine-tuned (l, 0)"] == pytest.approx(1.5)
+    t = _constructed_map(np.random.default_rng(3), 0.05, values=(0.5,), n_targets=(10,), noise=0.0)
+    d = family_depths(t, "teacher_mix").set_index("family").depth
+    assert d["fine-tuned (l, 0)"] == 1.0 and d["defrosted (L, f)"] == pytest.approx(1.5)  # (1, 0) is not (L, f)
