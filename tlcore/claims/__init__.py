@@ -19,7 +19,7 @@ from .beyond import (depth_link, evaluate_predictor, held_out_predictor, least_r
                      recovered_table)
 from .c1 import verdict_c1
 from .c1_families import C1_ALPHA, c1_by_family, family_depths, verdict_c1_by_family
-from .c2 import FDR_Q, OFTEN, c2_controlled_text, c2_tests, verdict_c2
+from .c2 import FDR_Q, OFTEN, c2_controlled_text, c2_tests, verdict_c2, verdict_c2_controlled
 from .c3 import verdict_c3
 from .c4 import mnist1d_setting, selection_setting, verdict_c4, verdict_c4_across
 from .cells import family_winners, freeze_or_tune, phase_cells, phase_cells_all_families, verdicts_agree
@@ -39,13 +39,14 @@ __all__ = ["PHASE_VALUES", "PHASE_N_TARGETS", "N_VAL", "Verdict", "phase_sweep",
            "CLAIM_SWEEPS", "CLAIM_INPUTS", "claim_tables", "verdicts_from", "verdict_agreement", "claim_word",
            "VERDICT_WORDS", "OFTEN", "STATEMENTS", "CHAPTERS", "SWEEP_CHAPTERS", "recovered_table", "least_recovered", "mnist1d_setting", "family_winners", "freezing_sweep", "phase_verdicts",
            "FDR_Q", "c2_tests", "c2_controlled_text", "C1_ALPHA",
-           "c1_by_family", "family_depths", "verdict_c1_by_family"]
+           "c1_by_family", "family_depths", "verdict_c1_by_family", "verdict_c2_controlled"]
 
 
 def phase_verdicts(tables) -> list[Verdict]:
-    """C1 (read within protocol families, :mod:`.c1_families`) and C2 from the two phase maps (tables by sweep name, ``phase_teacher_mix`` and ``phase_feature_mix``)."""
+    """C1 (read within protocol families, :mod:`.c1_families`) and C2 (cross-fitted and error-controlled,
+    :func:`.c2.verdict_c2_controlled`) from the two phase maps (tables by sweep name, ``phase_teacher_mix`` and ``phase_feature_mix``)."""
     phase = {knob: tables[f"phase_{knob}"] for knob in ("teacher_mix", "feature_mix")}
-    return [verdict_c1_by_family(phase), verdict_c2({knob: phase_cells(t, knob) for knob, t in phase.items()})]
+    return [verdict_c1_by_family(phase), verdict_c2_controlled(phase)]
 
 
 def verdicts_from(tables: dict[str, pd.DataFrame], quick: bool) -> list[Verdict]:

@@ -108,4 +108,6 @@ def verdict_c1_by_family(tables: dict[str, pd.DataFrame], n_perm: int = 500, see
     text = (f"depth within protocol families, Holm at {C1_ALPHA:g} over the (map, family) tests; "
             f"{listing('data_held', 'rho_n_target', 'p_n_target', 'n_target within knob rows')}; "
             f"{listing('similarity_held', 'rho_knob', 'p_knob', 'the knob within n_target columns')}")
-    return Verdict("C1", verdict, text, {"families": results})
+    key = (f"depth moves with similarity in {int(results.similarity_held.sum())} and with n_target in "
+           f"{int(results.data_held.sum())} of {len(results)} (map, family) tests")
+    return Verdict("C1", verdict, text, {"families": results}, key)

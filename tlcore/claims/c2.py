@@ -7,7 +7,7 @@ import pandas as pd
 from ..stats import benjamini_hochberg, intersection_union, one_sided_p
 from .verdict import Verdict, claim_word
 
-__all__ = ["verdict_c2", "OFTEN", "FDR_Q", "c2_tests", "c2_controlled_text"]
+__all__ = ["verdict_c2", "OFTEN", "FDR_Q", "c2_tests", "c2_controlled_text", "verdict_c2_controlled"]
 
 OFTEN = 1 / 6  # the share of a map's cells that makes "often", fixed before any map was judged
 
@@ -44,7 +44,8 @@ def verdict_c2(cells: dict[str, pd.DataFrame]) -> Verdict:
                      f"{x['over_standard'][0]:+.3f} ± {x['over_standard'][1]:.3f} over (L, L), "
                      f"{x['over_fine_tune'][0]:+.3f} ± {x['over_fine_tune'][1]:.3f} over (L, 0))")
         parts.append(text)
-    return Verdict("C2", verdict, "; ".join(parts), numbers)
+    key = ", ".join(f"{e['c2_cells']} of {e['cells']} cells ({knob})" for knob, e in numbers.items())
+    return Verdict("C2", verdict, "; ".join(parts), numbers, key)
 
 
 FDR_Q = 0.10  # the false discovery rate at which a map's C2 cells are controlled, fixed before any map was judged
@@ -100,3 +101,15 @@ def c2_controlled_text(tests: dict[str, pd.DataFrame], q: float = FDR_Q) -> str:
         parts.append(f"{knob}: {int(t.c2.sum())} of {int(t.counted.sum())} cells (smallest cell p-value "
                      f"{smallest:.3f})")
     return "; ".join(parts) + f" at a false discovery rate of {q:g}"
+
+
+def verdict_c2_controlled(tables: dict[str, pd.DataFrame], q: float = FDR_Q) -> Verdict:
+    """C2 from :func:`c2_tests`: the share of a map's counted cells that remain C2 cells with the
+    winner cross-fitted, tested against scratch and every full transfer, and the false discovery rate
+    controlled at ``q``. Reproduced when that share reaches ``OFTEN`` in some map, partly when some cell
+    remains, not reproduced when none does."""
+    tests = {knob: c2_tests(t, knob, q) for knob, t in tables.items()}
+    share = max(float(t.c2.sum()) / max(1, int(t.counted.sum())) for t in tests.values())
+    verdict = claim_word(int(share > 0) + int(share >= OFTEN), 2)
+    key = ", ".join(f"{int(t.c2.sum())} of {int(t.counted.sum())} cells ({knob})" for knob, t in tests.items())
+    return Verdict("C2", verdict, c2_controlled_text(tests, q), {"tests": tests}, key)

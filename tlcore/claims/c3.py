@@ -43,4 +43,7 @@ def verdict_c3(table: pd.DataFrame, knob: str = "alpha", measure: str = "linear_
     if best is not None:
         text += (f"; best earlier block over the last: block {best[1]} at {knob}={best[0]:g}, "
                  f"{best[2]:+.3f} ± {best[3]:.3f} probe accuracy")
-    return Verdict("C3", verdict, text, {"drop": (drop, drop_sem), "earlier_block": best})
+    key = f"last-block {measure} falls by {drop:.3f} ± {drop_sem:.3f}"
+    if best is not None:
+        key += f"; an earlier block's probe gains {best[2]:+.3f} ± {best[3]:.3f}"
+    return Verdict("C3", verdict, text, {"drop": (drop, drop_sem), "earlier_block": best}, key)

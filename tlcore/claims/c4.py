@@ -80,7 +80,8 @@ def verdict_c4(selection: pd.DataFrame, representation_measures=tuple(SELECTION_
         text += f"; the untrained control ranked {r.control_rank:.1f} of {n_cand} by {best_rep}"
     text += f" (95% bootstrap intervals over {int(r.n_seeds)} seeds)"
     verdict = claim_word(int(above_zero) + int(above_zero and not_worse), 2)
-    return Verdict("C4", verdict, text, numbers)
+    key = f"Spearman {r.spearman:+.2f} [{r.spearman_low:+.2f}, {r.spearman_high:+.2f}] ({best_rep})"
+    return Verdict("C4", verdict, text, numbers, key)
 
 
 def verdict_c4_across(verdicts: dict) -> Verdict:
@@ -89,4 +90,5 @@ def verdict_c4_across(verdicts: dict) -> Verdict:
     kinds = {v.verdict for v in verdicts.values()}
     verdict = kinds.pop() if len(kinds) == 1 else "partly"
     text = "; ".join(f"{v.verdict} on {where} ({v.evidence})" for where, v in verdicts.items())
-    return Verdict("C4", verdict, text, {where: v.numbers for where, v in verdicts.items()})
+    key = "; ".join(f"{v.key} on {where}" for where, v in verdicts.items())
+    return Verdict("C4", verdict, text, {where: v.numbers for where, v in verdicts.items()}, key)

@@ -26,6 +26,7 @@ class Verdict:
     verdict: str
     evidence: str
     numbers: dict = field(default_factory=dict)
+    key: str = ""  # the one number the verdict rests on, in a few words (the introduction's table)
 
 
 def verdict_agreement(quick: list[Verdict], paper: list[Verdict]) -> pd.DataFrame:
