@@ -248,3 +248,23 @@ def test_family_depths_read_the_frozen_depth_of_defrosting_and_ignore_ties():
     t = _constructed_map(np.random.default_rng(3), 0.05, values=(0.5,), n_targets=(10,), noise=0.0)
     d = family_depths(t, "teacher_mix").set_index("family").depth
     assert d["fine-tuned (l, 0)"] == 1.0 and d["defrosted (L, f)"] == pytest.approx(1.5)  # (1, 0) is not (L, f)
+
+
+def test_freezing_verdict_words_follow_which_recipes_win():
+    from tlcore.claims import verdict_freezing
+
+    rng = np.random.default_rng(5)
+    rows = []
+    for alpha, (tune_gain, freeze_gain) in {0.3: (0.0, 0.05), 1.2: (0.05, 0.0)}.items():
+        for seed in range(8):
+            base = rng.normal(0.6, 0.02)
+            for t, f in [(0, 0), (1, 0), (1, 1), (2, 0), (2, 2)]:
+                gain = tune_gain if (t > 0 and f == 0) else freeze_gain if (t > 0 and f == t) else 0.0
+                rows.append({"alpha": alpha, "n_target": 20, "seed": seed, "transfer_depth": t, "frozen_depth": f,
+                             "val_acc": base + gain + rng.normal(0, 0.003),
+                             "test_acc": base + gain + rng.normal(0, 0.003)})
+    table = pd.DataFrame(rows)
+    both = verdict_freezing(table, "alpha")
+    assert both.verdict == "reproduced" and "freezing wins at (alpha 0.3" in both.evidence
+    one = verdict_freezing(table[table.alpha == 0.3], "alpha")
+    assert one.verdict == "partly" and one.evidence.startswith("freezing wins")

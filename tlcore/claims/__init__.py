@@ -23,6 +23,7 @@ from .c2 import FDR_Q, OFTEN, c2_controlled_text, c2_tests, verdict_c2, verdict_
 from .c3 import verdict_c3
 from .c4 import mnist1d_setting, selection_setting, verdict_c4, verdict_c4_across
 from .cells import family_winners, freeze_or_tune, phase_cells, phase_cells_all_families, verdicts_agree
+from .freezing import FREEZING_STATEMENT, verdict_freezing
 from .statements import CHAPTERS, STATEMENTS, SWEEP_CHAPTERS
 from .sweeps import (CLAIM_INPUTS, CLAIM_SWEEPS, MNIST_SELECTION_VALUES, N_VAL, PHASE_N_TARGETS, PHASE_VALUES,
                      PROFILE_PROBE, PROFILE_SEEDS, SELECTION_CANDIDATES, SELECTION_MEASURES, SELECTION_N_VAL,
@@ -39,7 +40,8 @@ __all__ = ["PHASE_VALUES", "PHASE_N_TARGETS", "N_VAL", "Verdict", "phase_sweep",
            "CLAIM_SWEEPS", "CLAIM_INPUTS", "claim_tables", "verdicts_from", "verdict_agreement", "claim_word",
            "VERDICT_WORDS", "OFTEN", "STATEMENTS", "CHAPTERS", "SWEEP_CHAPTERS", "recovered_table", "least_recovered", "mnist1d_setting", "family_winners", "freezing_sweep", "phase_verdicts",
            "FDR_Q", "c2_tests", "c2_controlled_text", "C1_ALPHA",
-           "c1_by_family", "family_depths", "verdict_c1_by_family", "verdict_c2_controlled"]
+           "c1_by_family", "family_depths", "verdict_c1_by_family", "verdict_c2_controlled",
+           "verdict_freezing", "FREEZING_STATEMENT"]
 
 
 def phase_verdicts(tables) -> list[Verdict]:
