@@ -8,7 +8,7 @@ PACKAGE = Path(__file__).resolve().parents[1] / "tlcore"
 # Each module may import only modules of earlier layers (the order data flows in, see tlcore/__init__.py).
 LAYERS = [
     ["_version", "seeds", "validation", "stats", "presets", "progress"],
-    ["tasks"], ["models"], ["transfer"], ["train"],
+    ["tasks", "user_models"], ["models"], ["transfer"], ["train"],
     ["_distances"], ["cka", "neighbours", "transferability"], ["similarity"], ["selection", "profiles"],
     ["experiments"],
     ["analysis", "cache", "benchmark"], ["sweep"], ["figures", "claims", "surgery"], ["advisor", "paper"], ["book", "__main__"],

@@ -57,7 +57,7 @@ class TrainingConfig:
 
     def __post_init__(self):
         if self.model != "auto":
-            check_known("model", self.model, ["mlp", "cnn1d"])
+            check_known("model", self.model, ["mlp", "cnn1d", "resnet"])
         check_int("width", self.width, low=1)
         check_int("depth", self.depth, low=1)
         check_int("source_steps", self.source_steps, low=0)
@@ -82,8 +82,8 @@ def _config(training: Mapping) -> TrainingConfig:
 
 
 def default_model_kind(family: str) -> str:
-    """MNIST-1D is a sequence task and gets the 1-D CNN; the other families get the MLP."""
-    return "cnn1d" if family == "mnist1d" else "mlp"
+    """MNIST-1D is a sequence task and gets the 1-D CNN, MNIST images the ResNet; the others the MLP."""
+    return {"mnist1d": "cnn1d", "mnist": "resnet"}.get(family, "mlp")
 
 
 # --------------------------------------------------------------------------- the two training paths

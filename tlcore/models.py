@@ -18,6 +18,7 @@ when tlcore seeded the global generator. ``seed=None`` draws a fresh seed from O
 """
 from __future__ import annotations
 
+import copy
 import inspect
 import io
 import math
@@ -28,10 +29,11 @@ import numpy as np
 import torch
 from torch import nn
 
+from . import user_models
 from .validation import check_int, check_known
 
-__all__ = ["BlockModel", "MLP", "CNN1d", "MODELS", "build_model", "build_like", "model_kind",
-           "save_model", "load_model", "MAX_LOAD_PARAMETERS"]
+__all__ = ["BlockModel", "MLP", "CNN1d", "ResNet", "TorchBlockModel", "MODELS", "build_model", "build_like",
+           "model_kind", "conv_layers", "as_block_model", "save_model", "load_model", "MAX_LOAD_PARAMETERS"]
 
 FORMAT = "tlcore-model/1"
 # load_model refuses a file whose config asks for more parameters than this (checked from the
@@ -127,6 +129,13 @@ class BlockModel(nn.Module):
             _init_layer(block[0], gen)
         _init_layer(self.head, gen)
         return self
+
+    def like(self, n_classes: int | None = None, seed: int | None = None) -> "BlockModel":
+        """A fresh model of this kind and configuration (see :func:`build_like`)."""
+        config = dict(self.config)
+        if n_classes is not None:
+            config["n_classes"] = n_classes
+        return build_model(model_kind(self), seed=seed, **config)
 
     # --- use ----------------------------------------------------------------------------------
     def _prepare(self, x: torch.Tensor) -> torch.Tensor:
@@ -243,11 +252,193 @@ class CNN1d(BlockModel):
         return x.unsqueeze(-2)
 
 
-MODELS = {"mlp": MLP, "cnn1d": CNN1d}
+class ResNet(BlockModel):
+    """A ResNet-18 shape for small images: a stem and ``depth - 1`` basic residual blocks, then a readout.
+
+    Block 0 is the stem (a 3x3 convolution of stride 2, norm, ReLU, 3x3 max-pooling of stride 2: like
+    ResNet-18's stem, it lowers the resolution by 4 before the residual stages; 28x28 becomes 7x7). Blocks 1.. are basic
+    residual blocks (conv-norm-ReLU-conv-norm, plus the input, ReLU), two per stage, the stages of
+    ``width``, ``2 width``, ``4 width``, ``8 width`` channels, each later stage starting with stride 2
+    and a 1x1 projection shortcut. The readout averages over positions and is linear. With
+    ``depth = 9`` this is ResNet-18's layout: 1 + 2 * 8 = 17 conv layers before the readout, and a
+    transfer depth of ``t`` blocks is :func:`conv_layers` ``(t)`` = 0, 1, 3, ..., 17 conv layers, the
+    axis of the paper's ResNet-18 figure. Inputs ``(N, in_dim, H, W)``: ``in_dim`` is the channels.
+
+    Normalisation is GroupNorm (``gcd(channels, 8)`` groups), not BatchNorm: its statistics are those
+    of each example alone, so a member of the batched ensemble never sees another member's examples
+    or the padding slots of a smaller subset, training and evaluation compute the same function
+    (no running statistics), and the model has no buffers (the engine stacks parameters only).
+    """
+
+    def __init__(self, in_dim: int = 1, n_classes: int = 10, width: int = 16, depth: int = 9,
+                 seed: int | None = None):
+        super().__init__()
+        self._setup(dict(in_dim=in_dim, n_classes=n_classes, width=width, depth=depth), seed)
+
+    @classmethod
+    def _check_config(cls, config):
+        return dict(in_dim=check_int("in_dim", config["in_dim"], low=1),
+                    n_classes=check_int("n_classes", config["n_classes"], low=2),
+                    width=check_int("width", config["width"], low=1, high=4096),
+                    depth=check_int("depth", config["depth"], low=1, high=64))
+
+    @staticmethod
+    def _stages(c):
+        """``(in_channels, out_channels, stride)`` of each residual block."""
+        out, chans = [], c["width"]
+        for b in range(c["depth"] - 1):
+            stage = min(b // 2, 3)
+            new = c["width"] * 2 ** stage
+            out.append((chans, new, 2 if new != chans else 1))
+            chans = new
+        return out
+
+    @classmethod
+    def _meta(cls, config):
+        model = cls.__new__(cls)
+        nn.Module.__init__(model)
+        model.config = config
+        model._layers("meta")
+        return model
+
+    @classmethod
+    def _param_shapes(cls, c):
+        for name, p in cls._meta(c).named_parameters():
+            yield name, tuple(p.shape)
+
+    @classmethod
+    def _param_count(cls, c):
+        return sum(math.prod(shape) for _, shape in cls._param_shapes(c))
+
+    def _layers(self, device):
+        c = self.config
+        w = c["width"]
+        self.blocks = nn.ModuleList([nn.Sequential(
+            nn.Conv2d(c["in_dim"], w, 3, stride=2, padding=1, bias=False, device=device), _norm(w, device), nn.ReLU(),
+            nn.MaxPool2d(3, stride=2, padding=1))])
+        self.blocks.extend(_BasicBlock(cin, cout, stride, device) for cin, cout, stride in self._stages(c))
+        last = self._stages(c)[-1][1] if c["depth"] > 1 else w
+        self.head = nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(last, c["n_classes"], device=device))
+
+    def reset_parameters(self, seed_or_generator=None) -> "ResNet":
+        """PyTorch's default initialisation of every layer, in order (:func:`tlcore.user_models.reset_module`)."""
+        gen = (seed_or_generator if isinstance(seed_or_generator, torch.Generator)
+               else _generator(seed_or_generator))
+        user_models.reset_module(self, gen)
+        return self
+
+    def forward(self, x):
+        h = x
+        for block in self.blocks:
+            h = block(h)
+        return self.head(h)
+
+
+def _norm(channels: int, device) -> nn.GroupNorm:
+    return nn.GroupNorm(math.gcd(channels, 8), channels, device=device)
+
+
+class _BasicBlock(nn.Module):
+    """ResNet's basic block with GroupNorm: ``relu(norm(conv(relu(norm(conv(x))))) + shortcut(x))``."""
+
+    def __init__(self, cin: int, cout: int, stride: int, device):
+        super().__init__()
+        self.conv1 = nn.Conv2d(cin, cout, 3, stride=stride, padding=1, bias=False, device=device)
+        self.norm1 = _norm(cout, device)
+        self.conv2 = nn.Conv2d(cout, cout, 3, padding=1, bias=False, device=device)
+        self.norm2 = _norm(cout, device)
+        self.shortcut = nn.Sequential() if stride == 1 and cin == cout else nn.Sequential(
+            nn.Conv2d(cin, cout, 1, stride=stride, bias=False, device=device), _norm(cout, device))
+
+    def forward(self, x):
+        h = torch.relu(self.norm1(self.conv1(x)))
+        return torch.relu(self.norm2(self.conv2(h)) + self.shortcut(x))
+
+
+def conv_layers(transfer_depth):
+    """Conv layers in the first ``transfer_depth`` blocks of a ResNet shape (stem 1, each basic block 2):
+    0, 1, 3, ..., 17 for 0..9 blocks, as the paper's ResNet-18 figure counts its transfer depth.
+    Takes an int or an array of them."""
+    t = np.asarray(transfer_depth)
+    out = np.where(t > 0, 2 * t - 1, 0)
+    return int(out) if out.ndim == 0 else out
+
+
+class TorchBlockModel(BlockModel):
+    """Any torch module read as blocks and a readout (:func:`as_block_model`); forward unchanged.
+
+    Always in evaluation mode (BatchNorm on frozen running statistics, dropout off; see
+    :mod:`tlcore.user_models`). ``config`` records ``in_dim``, ``n_classes`` and what the module was.
+    Fresh copies (:meth:`like`) re-initialise every layer with PyTorch's defaults from the seed.
+    Not written by :func:`save_model`: save its ``state_dict`` with ``torch.save``.
+    """
+
+    def __init__(self, blocks, head: nn.Module, config: dict):
+        super().__init__()
+        self.blocks = nn.ModuleList(blocks)
+        self.head = head
+        self.config = dict(config)
+        self.eval()
+
+    def train(self, mode: bool = True) -> "TorchBlockModel":
+        return super().train(False)
+
+    def forward(self, x):
+        h = x
+        for block in self.blocks:
+            h = block(h)
+        return self.head(h)
+
+    def like(self, n_classes: int | None = None, seed: int | None = None) -> "TorchBlockModel":
+        gen = _generator(seed)
+        new = copy.deepcopy(self)
+        new.__dict__.pop("lr_scale", None)
+        if n_classes is not None and n_classes != self.config["n_classes"]:
+            new.head = user_models.resize_readout(new.head, check_int("n_classes", n_classes, low=2))
+            new.config["n_classes"] = int(n_classes)
+        for module in new.modules():
+            for name, p in module._parameters.items():
+                if p is not None:
+                    trainable = not (isinstance(module, user_models.FrozenStatsBatchNorm) and name.startswith("running_"))
+                    module._parameters[name] = nn.Parameter(torch.empty(p.shape, dtype=p.dtype), requires_grad=trainable)
+        user_models.reset_module(new, gen)
+        return new
+
+
+def as_block_model(module: nn.Module, in_dim: int | None = None) -> TorchBlockModel:
+    """A block model whose forward equals ``module.eval()``'s: an ``nn.Sequential`` (its children are the
+    blocks, the last one the readout) or a torchvision ResNet (stem, each BasicBlock/Bottleneck, readout).
+
+    The module is copied (to float32 on the CPU), never changed. BatchNorm layers keep their running
+    statistics frozen, per member, and train their scale and shift (see :mod:`tlcore.user_models`).
+    ``in_dim`` (the size of the input's axis 1) is read from the first conv (channels) or linear layer
+    (features) unless given. Raises ``ValueError`` when the blocks cannot be found (saying what was
+    looked for), the readout has no ``nn.Linear``, or a layer cannot be re-initialised.
+    """
+    if not isinstance(module, nn.Module):
+        raise ValueError(f"expected a torch nn.Module, got {type(module).__name__}")
+    frozen = user_models.freeze_batchnorm(module).float().cpu()
+    blocks, head, how = user_models.split_blocks(frozen)
+    linears = [m for m in head.modules() if isinstance(m, nn.Linear)]
+    if not linears:
+        raise ValueError(f"the readout (last part of the {how}, a {type(head).__name__}) has no nn.Linear layer "
+                         "to size for the target's classes")
+    dim = user_models.first_in_dim(blocks) if in_dim is None else check_int("in_dim", in_dim, low=1)
+    model = TorchBlockModel(blocks, head, dict(in_dim=dim, n_classes=int(linears[-1].out_features),
+                                               module=type(module).__name__, blocks=how))
+    user_models.check_resettable(model)
+    for m in model.modules():  # the frozen statistics never train
+        if isinstance(m, user_models.FrozenStatsBatchNorm):
+            m.running_mean.requires_grad_(False)
+            m.running_var.requires_grad_(False)
+    return model
+
+
+MODELS = {"mlp": MLP, "cnn1d": CNN1d, "resnet": ResNet}
 
 
 def build_model(kind: str, seed: int | None = None, **config) -> BlockModel:
-    """A model by name (``"mlp"`` or ``"cnn1d"``) from its configuration."""
+    """A model by name (``"mlp"``, ``"cnn1d"`` or ``"resnet"``) from its configuration."""
     check_known("model", kind, MODELS)
     return MODELS[kind](**config, seed=seed)
 
@@ -258,10 +449,7 @@ def build_like(model: BlockModel, n_classes: int | None = None,
 
     ``n_classes`` replaces the readout size when given. Nothing is copied from ``model``.
     """
-    config = dict(model.config)
-    if n_classes is not None:
-        config["n_classes"] = n_classes
-    return build_model(model_kind(model), seed=seed, **config)
+    return model.like(n_classes=n_classes, seed=seed)
 
 
 def model_kind(model: BlockModel) -> str:
