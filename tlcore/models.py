@@ -33,7 +33,7 @@ from . import user_models
 from .validation import check_int, check_known
 
 __all__ = ["BlockModel", "MLP", "CNN1d", "ResNet", "TorchBlockModel", "MODELS", "build_model", "build_like",
-           "model_kind", "conv_layers", "as_block_model", "save_model", "load_model", "MAX_LOAD_PARAMETERS"]
+           "model_kind", "conv_layers", "as_block_model", "load_torch_source", "save_model", "load_model", "MAX_LOAD_PARAMETERS"]
 
 FORMAT = "tlcore-model/1"
 # load_model refuses a file whose config asks for more parameters than this (checked from the
@@ -431,6 +431,20 @@ def as_block_model(module: nn.Module, in_dim: int | None = None) -> TorchBlockMo
         if isinstance(m, user_models.FrozenStatsBatchNorm):
             m.running_mean.requires_grad_(False)
             m.running_var.requires_grad_(False)
+    return model
+
+
+def load_torch_source(spec: str, weights: str | None = None, input_shape: tuple | None = None) -> TorchBlockModel:
+    """A user's model as a block model: ``FILE.py:FACTORY`` called, ``weights`` (a ``state_dict``) loaded
+    with ``weights_only=True``, split by :func:`as_block_model`, and checked to map inputs of
+    ``input_shape`` (one example, e.g. ``(C, H, W)``) to logits. Each problem is a one-line ``ValueError``."""
+    module = user_models.load_factory(spec, weights)
+    try:
+        model = as_block_model(module)
+    except ValueError as exc:
+        raise ValueError(f"source {spec!r}: {exc}") from None
+    if input_shape is not None:
+        user_models.check_images_fit(model, tuple(input_shape), name=f"the model of {spec!r}")
     return model
 
 
