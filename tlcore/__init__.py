@@ -3,8 +3,8 @@
 Modules, in the order data flows through them (a module imports only modules before it):
 
 - ``seeds``, ``validation``, ``stats``: the seed convention, input checks, paired statistics;
-- ``tasks`` -> ``models`` -> ``transfer`` -> ``train``: task pairs, block networks, protocols, the
-  batched training engine;
+- ``tasks`` -> ``models`` -> ``transfer`` -> ``train``: task pairs, block networks (``user_models``
+  finds the blocks of any torch module), protocols, the batched training engine;
 - ``cka``, ``neighbours`` (over ``_distances``), ``transferability`` -> ``similarity`` (the registry
   of measures) -> ``selection``, ``profiles``: comparing representations, ranking trained sources,
   calibrated similarity profiles;
