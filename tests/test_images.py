@@ -224,6 +224,8 @@ def _task(x, y):
     (nn.Sequential(nn.Linear(3, 4), nn.ReLU()), "readout .* has no nn.Linear"),
     (nn.Sequential(nn.Linear(3, 4), nn.PReLU(), nn.Linear(4, 2)), "PReLU.* cannot re-initialise"),
     ("not a module", "expected a torch nn.Module, got str"),
+    (nn.Sequential(nn.Conv2d(1, 2, 3), nn.BatchNorm2d(2, track_running_stats=False), nn.Flatten(), nn.LazyLinear(2)),
+     "keeps no running statistics"),
 ])
 def test_modules_without_findable_blocks_are_refused(module, message):
     with pytest.raises(ValueError, match=message):

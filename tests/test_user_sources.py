@@ -35,6 +35,10 @@ USER_FILE = textwrap.dedent('''
 
     def linear():
         return nn.Linear(3, 2)
+
+
+    def flat_mlp():
+        return nn.Sequential(nn.Flatten(), nn.Sequential(nn.Linear(3 * 16 * 16, 32), nn.ReLU()), nn.Linear(32, 4))
 ''')
 
 
@@ -90,6 +94,23 @@ def test_advisor_runs_on_a_torchvision_resnet_from_a_users_file(user, capsys):
     protocols = {p["plan"] for p in advice["protocols"]}
     assert {"RRRRR", "FFFFF", "TTTTT"} <= protocols  # 5 blocks: the stem and one BasicBlock per stage
     assert 0 <= rec["test_acc"] <= 1 and rec["networks_trained"] >= 2 * len(protocols)
+
+
+def test_a_flattening_sequential_reads_images_and_keeps_its_forward(user):
+    from tlcore.models import load_torch_source
+    from tlcore.user_models import load_factory
+
+    spec = f"{user / 'nets.py'}:flat_mlp"
+    torch.manual_seed(0)
+    original = load_factory(spec)
+    torch.manual_seed(0)  # the factory draws from torch's global generator: the same module twice
+    model = load_torch_source(spec, input_shape=(3, 16, 16))
+    assert model.in_dim == 3 and model.n_blocks == 2  # the images' channels, not the Linear's 768 inputs
+    x = torch.as_tensor(_images(5, seed=3)[0])
+    with torch.no_grad():
+        assert torch.allclose(model(x), original(x), atol=1e-6)
+    with pytest.raises(ValueError, match=r"inputs of shape \(3, 8, 8\) do not fit"):
+        load_torch_source(spec, input_shape=(3, 8, 8))
 
 
 def _advise(user, *args):

@@ -445,6 +445,7 @@ def load_torch_source(spec: str, weights: str | None = None, input_shape: tuple 
         raise ValueError(f"source {spec!r}: {exc}") from None
     if input_shape is not None:
         user_models.check_images_fit(model, tuple(input_shape), name=f"the model of {spec!r}")
+        model.config["in_dim"] = int(input_shape[0])  # it reads these inputs (a Flatten may come first)
     return model
 
 

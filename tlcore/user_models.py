@@ -25,6 +25,7 @@ from __future__ import annotations
 import copy
 import importlib.util
 import math
+import sys
 from pathlib import Path
 
 import torch
@@ -72,6 +73,10 @@ def freeze_batchnorm(module: nn.Module) -> nn.Module:
     def swap(parent):
         for name, child in parent.named_children():
             if isinstance(child, nn.modules.batchnorm._BatchNorm):
+                if child.running_mean is None or child.running_var is None:
+                    raise ValueError(f"{type(child).__name__} {name!r} keeps no running statistics "
+                                     "(track_running_stats=False): it normalises with batch statistics, which "
+                                     "the batched engine cannot compute per network")
                 setattr(parent, name, FrozenStatsBatchNorm(child))
             else:
                 swap(child)
@@ -222,8 +227,10 @@ def load_factory(spec: str, weights: str | None = None) -> nn.Module:
     path = Path(path_text)
     if not path.is_file():
         raise ValueError(f"source {spec!r}: no file {path_text!r}")
-    module_spec = importlib.util.spec_from_file_location(f"tlcore_user_source_{path.stem}", path)
+    name = f"tlcore_user_source_{path.stem}"
+    module_spec = importlib.util.spec_from_file_location(name, path)
     code = importlib.util.module_from_spec(module_spec)
+    sys.modules[name] = code  # as an import would (dataclasses and pickling look the module up there)
     try:
         module_spec.loader.exec_module(code)
     except BaseException as exc:  # the user's file may raise anything, SystemExit included
