@@ -72,6 +72,7 @@ class BlockModel(nn.Module):
     blocks: nn.ModuleList
     head: nn.Module
     config: dict
+    input_rank: int | None = 2  # inputs (N, D); the ResNet takes images (N, C, H, W); None: not checked
 
     @property
     def n_blocks(self) -> int:
@@ -270,6 +271,8 @@ class ResNet(BlockModel):
     (no running statistics), and the model has no buffers (the engine stacks parameters only).
     """
 
+    input_rank = 4
+
     def __init__(self, in_dim: int = 1, n_classes: int = 10, width: int = 16, depth: int = 9,
                  seed: int | None = None):
         super().__init__()
@@ -372,6 +375,8 @@ class TorchBlockModel(BlockModel):
     Fresh copies (:meth:`like`) re-initialise every layer with PyTorch's defaults from the seed.
     Not written by :func:`save_model`: save its ``state_dict`` with ``torch.save``.
     """
+
+    input_rank = None  # whatever the module reads (checked with an example by load_torch_source)
 
     def __init__(self, blocks, head: nn.Module, config: dict):
         super().__init__()

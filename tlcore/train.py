@@ -186,6 +186,10 @@ def _fit(models, x, y, subsets, seeds, *, steps, batch_size, lr, weight_decay, d
         raise ValueError(f"x must be (N, D) or images (N, C, H, W) and y (N,), got x {tuple(x.shape)} "
                          f"and y {tuple(y.shape)}")
     for i, m in enumerate(models):
+        rank = getattr(m, "input_rank", None)
+        if rank is not None and rank != x.ndim:
+            raise ValueError(f"model {i} ({type(m).__name__}) takes inputs of {rank} dimensions "
+                             f"({'(N, D)' if rank == 2 else '(N, C, H, W)'}), got x of shape {tuple(x.shape)}")
         if m.in_dim != x.shape[1]:
             raise ValueError(f"input size mismatch: model {i} expects in_dim={m.in_dim}, "
                              f"the data has {x.shape[1]} {'features' if x.ndim == 2 else 'channels'}")

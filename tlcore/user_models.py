@@ -234,6 +234,7 @@ def load_factory(spec: str, weights: str | None = None) -> nn.Module:
     try:
         module_spec.loader.exec_module(code)
     except BaseException as exc:  # the user's file may raise anything, SystemExit included
+        sys.modules.pop(name, None)
         raise ValueError(f"source {spec!r}: running {path_text!r} raised {_first_line(exc)}") from None
     if not callable(getattr(code, factory, None)):
         found = sorted(n for n, v in vars(code).items() if callable(v) and not n.startswith("_")
