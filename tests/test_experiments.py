@@ -58,8 +58,10 @@ def test_depth_sweep_errors(pair):
         depth_sweep(pair, [10], [(1, 2)], **FAST)
     with pytest.raises(ValueError, match="unknown training parameter 'widht'"):
         depth_sweep(pair, [10], [(0, 0)], widht=3)
-    with pytest.raises(ValueError, match="unknown model 'resnet'"):
-        depth_sweep(pair, [10], [(0, 0)], model="resnet")
+    with pytest.raises(ValueError, match="unknown model 'vgg'"):
+        depth_sweep(pair, [10], [(0, 0)], model="vgg")
+    with pytest.raises(ValueError, match=r"ResNet\) takes inputs of 4 dimensions \(\(N, C, H, W\)\), got x of shape"):
+        depth_sweep(pair, [10], [(0, 0)], model="resnet", **FAST)
     other = teacher_pair(1, 0.1, seed=0, input_dim=8, n_source=200, n_target_pool=100, n_test=100)
     sources = pretrain(other.source, [0], **FAST)
     with pytest.raises(ValueError, match="input size mismatch"):

@@ -207,7 +207,7 @@ MALFORMED = [
     ("wrong header", _set("format", "tlcore-model/2"), r"is not a tlcore model file \(no tlcore-model/1 header\)"),
     ("not a dict", lambda blob, tmp: [blob], r"is not a tlcore model file \(no tlcore-model/1 header\)"),
     ("missing kind", _drop("kind"), r"no 'kind' field"),
-    ("unknown kind", _set("kind", "resnet"), r"unknown kind 'resnet'; known kinds: \['cnn1d', 'mlp'\]"),
+    ("unknown kind", _set("kind", "vgg"), r"unknown kind 'vgg'; known kinds: \['cnn1d', 'mlp', 'resnet'\]"),
     ("kind not a string", _set("kind", ["mlp"]), r"unknown kind \['mlp'\]"),
     ("missing config", _drop("config"), r"no 'config' field"),
     ("config not a dict", _set("config", [6, 3, 4, 2]), r"config is a list, not a dict"),

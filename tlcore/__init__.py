@@ -4,8 +4,8 @@ Modules, in the order data flows through them (a module imports only modules bef
 
 - ``seeds``, ``validation``, ``stats`` (a package: the one paired comparison, the bootstrap, the
   choosers, tie-aware ranks): the seed convention, input checks, statistics over replicates;
-- ``tasks`` -> ``models`` -> ``transfer`` -> ``train``: task pairs, block networks, protocols, the
-  batched training engine;
+- ``tasks`` -> ``models`` -> ``transfer`` -> ``train``: task pairs, block networks (``user_models``
+  finds the blocks of any torch module), protocols, the batched training engine;
 - ``cka``, ``neighbours`` (over ``_distances``), ``transferability`` -> ``similarity`` (the registry
   of measures) -> ``selection``, ``profiles``: comparing representations, ranking trained sources,
   calibrated similarity profiles;

@@ -3,7 +3,9 @@
 ``advise --target DATA --source MODEL [--source MODEL ...]``: ``DATA`` is an ``.npz`` file with
 arrays ``x`` (examples x features) and ``y`` (integer labels), and optionally ``x_test``, ``y_test``;
 or a ``.csv`` file of numeric feature columns and a label column (``label``, or the one named by
-``--label-column``; never guessed). ``MODEL`` is a file written by ``tlcore.save_model``.
+``--label-column``; never guessed). ``MODEL`` is a file written by ``tlcore.save_model``, or
+``FILE.py:FACTORY`` (a function returning a torch module, weights from ``--weights``; images ``x`` of
+shape ``(N, C, H, W)``; see :func:`tlcore.models.load_torch_source`).
 ``train-source --data DATA --out MODEL``: train a source network on your own labelled data and save
 it for ``advise``. ``cache list|verify|prune DIR``: inspect and clean a sweep cache. Features are
 standardised by default (``--no-standardise`` keeps them raw). Every bad input ends with one line on
@@ -108,6 +110,11 @@ def _write(path: Path, data: bytes, flag: str, fallback: str | None = None) -> N
         raise InputError(f"could not write {flag} {str(path)!r} ({exc.strerror or exc}){kept}{shown}") from None
 
 
+def _is_factory(spec: str) -> bool:
+    """``FILE.py:FACTORY``: a function in a Python file that returns a torch module."""
+    return spec.rpartition(":")[0].endswith(".py")
+
+
 def _task(path: str, label_column: str | None, standardise: bool):
     from .advisor import target_task
 
@@ -196,7 +203,7 @@ def _plan(args, task, sources: dict) -> tuple[int, int]:
 
 def _advise(args) -> int:
     from .advisor import advise
-    from .models import load_model
+    from .models import load_model, load_torch_source
     from .train import TimeLimitReached, time_limit
     from .validation import resolve_device
 
@@ -223,11 +230,19 @@ def _advise(args) -> int:
     if repeated:
         raise InputError(f"two sources share the name {repeated[0]!r} (sources are named by file name); "
                          "rename one of the files")
+    factories = [spec for spec in args.source if _is_factory(spec)]
+    if args.weights and len(args.weights) != len(factories):
+        raise InputError(f"{len(args.weights)} --weights file(s) for {len(factories)} FILE.py:FACTORY source(s); "
+                         "give one per factory source, in the same order, or none")
+    weights = dict(zip(factories, args.weights or [None] * len(factories)))
     task = _task(args.target, args.label_column, args.standardise)
     sources = {}
     for path in args.source:
         try:
-            sources[Path(path).stem] = load_model(path)
+            if path in weights:
+                sources[Path(path).stem] = load_torch_source(path, weights[path], tuple(task.x_train.shape[1:]))
+            else:
+                sources[Path(path).stem] = load_model(path)
         except (FileNotFoundError, ValueError) as exc:
             raise InputError(str(exc)) from None
     networks, network_steps = _plan(args, task, sources)
@@ -301,7 +316,12 @@ def main(argv=None) -> int:
                         help="keep the features as they are (default: mean 0, variance 1 per feature)")
     adv = sub.add_parser("advise", parents=[common], help="which source, how deep, frozen or fine-tuned?")
     adv.add_argument("--target", required=True, help=".npz (x, y[, x_test, y_test]) or .csv")
-    adv.add_argument("--source", required=True, action="append", help="a model saved by tlcore (repeatable)")
+    adv.add_argument("--source", required=True, action="append",
+                     help="a model saved by tlcore, or FILE.py:FACTORY, a function returning a torch module "
+                          "(an nn.Sequential or a torchvision ResNet) (repeatable)")
+    adv.add_argument("--weights", action="append", default=None,
+                     help="a state_dict file for a FILE.py:FACTORY source (read with weights_only=True; "
+                          "one per factory source, in order)")
     adv.add_argument("--json", help="also write the advice as JSON to this file (checked before training)")
     adv.add_argument("--plot", help="also draw every protocol tried (validation accuracy per source) to this "
                                     ".png, .pdf or .svg file (checked before training)")

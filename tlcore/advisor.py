@@ -44,7 +44,8 @@ def target_task(x, y, x_test=None, y_test=None, name: str = "target", standardis
     """A :class:`Task` from user arrays, labels mapped to ``0..C-1``; returns it and the original classes.
 
     ``standardise`` (the default) rescales every feature to mean 0 and variance 1 with the training
-    examples' statistics (applied to the test examples too): networks, and the similarity measures
+    examples' statistics (applied to the test examples too; images ``(N, C, H, W)`` per channel,
+    as torchvision's ``Normalize`` does): networks, and the similarity measures
     that rank sources, are sensitive to feature scales, and raw features with large ranges (wine's
     proline, in the hundreds) can make an unrelated source look best. Use the same setting for the
     sources' training data and the target. Raises ``ValueError`` naming the problem: empty data,
@@ -53,8 +54,9 @@ def target_task(x, y, x_test=None, y_test=None, name: str = "target", standardis
     x, y = np.asarray(x), np.asarray(y)
     if x.size == 0 or len(x) == 0:
         raise ValueError("the target data set is empty")
-    if x.ndim != 2:
-        raise ValueError(f"x must be a 2-D array (examples, features), got shape {x.shape}")
+    if x.ndim not in (2, 4):
+        raise ValueError(f"x must be a 2-D array (examples, features) or images (examples, channels, height, "
+                         f"width), got shape {x.shape}")
     if y.shape != (len(x),):
         raise ValueError(f"y must hold one label per example: x has {len(x)} rows, y has shape {y.shape}")
     _check_features("x", x)
@@ -71,7 +73,7 @@ def target_task(x, y, x_test=None, y_test=None, name: str = "target", standardis
         x_test, y_test = x[:0], y[:0]
     else:
         x_test, y_test = np.asarray(x_test), np.asarray(y_test)
-        if x_test.ndim != 2 or x_test.shape[1] != x.shape[1] or y_test.shape != (len(x_test),):
+        if x_test.shape[1:] != x.shape[1:] or y_test.shape != (len(x_test),):
             raise ValueError(f"x_test {x_test.shape} / y_test {y_test.shape} do not match x {x.shape}")
         _check_features("x_test", x_test)
         _check_labels("y_test", y_test)
@@ -79,8 +81,9 @@ def target_task(x, y, x_test=None, y_test=None, name: str = "target", standardis
         if unknown:
             raise ValueError(f"y_test has classes {sorted(unknown)} that the training labels do not")
     x, x_test = x.astype(np.float64), x_test.astype(np.float64)
-    if standardise:
-        mean, std = x.mean(0), x.std(0)
+    if standardise:  # per feature, or per channel of images (over examples and positions)
+        axes = 0 if x.ndim == 2 else (0, 2, 3)
+        mean, std = x.mean(axes, keepdims=x.ndim > 2), x.std(axes, keepdims=x.ndim > 2)
         std[std == 0] = 1.0  # a constant feature stays constant (0)
         x, x_test = (x - mean) / std, (x_test - mean) / std
     return Task(torch.as_tensor(x, dtype=torch.float32), labels(y), torch.as_tensor(x_test, dtype=torch.float32),

@@ -23,6 +23,10 @@ SIZES = {
         "quick": dict(width=16, depth=3, source_steps=800, steps=250, num_samples=4000),
         "paper": dict(width=32, depth=3, source_steps=3000, steps=600, num_samples=10000),
     },
+    "mnist": {  # 28x28 images and the ResNet-18 shape (9 blocks, 17 conv layers); the data size is fixed
+        "quick": dict(width=4, depth=9, source_steps=500, steps=60, lr=3e-3, batch_size=16),
+        "paper": dict(width=16, depth=9, source_steps=2000, steps=300, lr=1e-3, batch_size=64),
+    },
     "digits": {  # 1,797 images: the data size is fixed
         "quick": dict(width=64, depth=3, source_steps=800, steps=250),
         "paper": dict(width=128, depth=4, source_steps=2000, steps=500),

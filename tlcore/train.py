@@ -138,7 +138,7 @@ class Ensemble:
         return functional_call(self.template, params, (x,))
 
     def logits(self, x: torch.Tensor) -> torch.Tensor:
-        """Per-member inputs ``(E, B, D)`` to logits ``(E, B, C)``."""
+        """Per-member inputs ``(E, B, D)`` (or ``(E, B, C, H, W)``) to logits ``(E, B, classes)``."""
         return self._forward(self.params, x)
 
     @torch.no_grad()
@@ -205,12 +205,17 @@ def _fit(models, x, y, subsets, seeds, *, steps, batch_size, lr, weight_decay, d
         check_known("engine", engine, _ENGINES)
     x = as_tensor("x", x)
     y = torch.as_tensor(y)
-    if x.ndim != 2 or y.shape != (x.shape[0],):
-        raise ValueError(f"x must be (N, D) and y (N,), got x {tuple(x.shape)} and y {tuple(y.shape)}")
+    if x.ndim < 2 or y.shape != (x.shape[0],):
+        raise ValueError(f"x must be (N, D) or images (N, C, H, W) and y (N,), got x {tuple(x.shape)} "
+                         f"and y {tuple(y.shape)}")
     for i, m in enumerate(models):
+        rank = getattr(m, "input_rank", None)
+        if rank is not None and rank != x.ndim:
+            raise ValueError(f"model {i} ({type(m).__name__}) takes inputs of {rank} dimensions "
+                             f"({'(N, D)' if rank == 2 else '(N, C, H, W)'}), got x of shape {tuple(x.shape)}")
         if m.in_dim != x.shape[1]:
             raise ValueError(f"input size mismatch: model {i} expects in_dim={m.in_dim}, "
-                             f"the data has {x.shape[1]} features")
+                             f"the data has {x.shape[1]} {'features' if x.ndim == 2 else 'channels'}")
         if int(y.max()) >= m.config["n_classes"]:
             raise ValueError(f"label {int(y.max())} does not fit model {i} with "
                              f"n_classes={m.config['n_classes']}")
@@ -326,6 +331,8 @@ def _linear_relu_layers(template: BlockModel) -> list[str] | None:
     Linear (the structure the fast path differentiates by hand); None for any other model."""
     names = []
     for i, block in enumerate(template.blocks):
+        if not isinstance(block, nn.Sequential):
+            return None
         kinds = [type(m) for m in block]
         if kinds != [nn.Linear, nn.ReLU]:
             return None

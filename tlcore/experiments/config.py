@@ -27,7 +27,7 @@ class TrainingConfig:
 
     def __post_init__(self):
         if self.model != "auto":
-            check_known("model", self.model, ["mlp", "cnn1d"])
+            check_known("model", self.model, ["mlp", "cnn1d", "resnet"])
         check_int("width", self.width, low=1)
         check_int("depth", self.depth, low=1)
         check_int("source_steps", self.source_steps, low=0)

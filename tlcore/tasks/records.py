@@ -13,7 +13,8 @@ __all__ = ["Task", "TaskPair"]
 
 @dataclass(frozen=True)
 class Task:
-    """A classification task: train/test tensors (inputs float32 ``(N, D)``, labels int64 ``(N,)``)."""
+    """A classification task: train/test tensors (inputs float32 ``(N, D)`` or images ``(N, C, H, W)``,
+    labels int64 ``(N,)``); ``in_dim`` is the size of axis 1 (features, or channels of images)."""
 
     x_train: torch.Tensor
     y_train: torch.Tensor

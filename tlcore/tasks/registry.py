@@ -10,6 +10,7 @@ import numpy as np
 
 from ..seeds import torch_generator
 from ..validation import check_known
+from .images import mnist_pair
 from .real import digits_pair, mnist1d_pair
 from .records import TaskPair
 from .synthetic import hidden_manifold_pair, teacher_pair
@@ -22,6 +23,7 @@ FAMILIES = {
     "hidden_manifold": hidden_manifold_pair,
     "mnist1d": mnist1d_pair,
     "digits": digits_pair,
+    "mnist": mnist_pair,
 }
 
 
@@ -49,6 +51,7 @@ FAMILY_INFO = {f.name: f for f in (
     Family("hidden_manifold", "hidden-manifold"),
     Family("mnist1d", "MNIST-1D", model="cnn1d", unit="channels", networks="1-D CNNs"),  # sequences: a 1-D CNN
     Family("digits", "digits", surgery={"source_fraction": 0.5}),
+    Family("mnist", "MNIST-image", model="resnet", unit="channels", networks="ResNets"),  # images: the ResNet shape
 )}
 
 
