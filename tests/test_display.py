@@ -116,3 +116,10 @@ def test_table_keeps_row_labels_of_an_unnamed_index():
     assert t.cells() == [["advisor", "0.046"], ["standard recipe", "0.032"]]
     assert list(display.table(df, caption="c", columns={"": "strategy", "regret": "regret"}).frame.columns) == \
         ["strategy", "regret"]
+
+
+def test_a_dataframe_left_as_a_result_is_shown_whole_rounded_and_without_nan():
+    df = pd.DataFrame({"n": range(100), "acc": np.r_[np.nan, np.linspace(0, 1, 99)], "r2": 0.25})
+    html = display.frame_html(df)
+    assert html.count("<tr>") == 101 and "NaN" not in html and "\u2014" in html
+    assert "<th></th>" not in html and ">0.500<" in html and ">0.25<" in html  # a .round(2) column keeps 2 decimals
