@@ -74,7 +74,7 @@ def test_table_rounds_names_and_orders_columns_and_drops_the_row_numbers():
     t = display.table(df, caption="Accuracy by size.", columns={"acc": "accuracy", "n_target": "n"})
     assert t.cells() == [["0.547", "20"], ["\u2014", "60"]]
     html = t._repr_html_()
-    assert "<caption>Accuracy by size.</caption>" in html and "NaN" not in html and "nan" not in html
+    assert '<p class="tlcore-table-caption">Accuracy by size.</p>' in html and "NaN" not in html and "nan" not in html
     assert "<th>accuracy</th><th>n</th>" in html and "<th></th>" not in html
 
 

@@ -168,9 +168,10 @@ class Table:
         head = "".join(f"<th>{html.escape(str(c))}</th>" for c in self.frame.columns)
         body = "".join("<tr>" + "".join(f'<td class="{"num" if n else "text"}">{html.escape(v)}</td>'
                                         for v, n in zip(row, numeric)) + "</tr>" for row in self.cells())
-        caption = f"<caption>{html.escape(self.caption)}</caption>" if self.caption else ""
-        return (f'<div class="tlcore-table"><table>{caption}'
-                f"<thead><tr>{head}</tr></thead><tbody>{body}</tbody></table></div>")
+        # the caption sits above the scrolling part, so that it wraps at the column, not at the table's width
+        caption = f'<p class="tlcore-table-caption">{html.escape(self.caption)}</p>' if self.caption else ""
+        return (f'<div class="tlcore-table">{caption}<div class="tlcore-table-scroll"><table>'
+                f"<thead><tr>{head}</tr></thead><tbody>{body}</tbody></table></div></div>")
 
     def __repr__(self) -> str:
         shown = pd.DataFrame(self.cells(), columns=self.frame.columns)
