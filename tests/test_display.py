@@ -74,7 +74,7 @@ def test_table_rounds_names_and_orders_columns_and_drops_the_row_numbers():
     t = display.table(df, caption="Accuracy by size.", columns={"acc": "accuracy", "n_target": "n"})
     assert t.cells() == [["0.547", "20"], ["\u2014", "60"]]
     html = t._repr_html_()
-    assert "<caption>Accuracy by size.</caption>" in html and "NaN" not in html and "nan" not in html
+    assert '<p class="tlcore-table-caption">Accuracy by size.</p>' in html and "NaN" not in html and "nan" not in html
     assert "<th>accuracy</th><th>n</th>" in html and "<th></th>" not in html
 
 
@@ -116,3 +116,10 @@ def test_table_keeps_row_labels_of_an_unnamed_index():
     assert t.cells() == [["advisor", "0.046"], ["standard recipe", "0.032"]]
     assert list(display.table(df, caption="c", columns={"": "strategy", "regret": "regret"}).frame.columns) == \
         ["strategy", "regret"]
+
+
+def test_a_dataframe_left_as_a_result_is_shown_whole_rounded_and_without_nan():
+    df = pd.DataFrame({"n": range(100), "acc": np.r_[np.nan, np.linspace(0, 1, 99)], "r2": 0.25})
+    html = display.frame_html(df)
+    assert html.count("<tr>") == 101 and "NaN" not in html and "\u2014" in html
+    assert "<th></th>" not in html and ">0.500<" in html and ">0.25<" in html  # a .round(2) column keeps 2 decimals

@@ -394,7 +394,7 @@ TABLE_PROBLEMS = """() => {
         if (footer) bad.push('pandas footer "' + footer[0] + '" (a truncated table)');
     });
     document.querySelectorAll('article table').forEach((t, n) => {
-        const caption = t.querySelector('caption');
+        const caption = t.querySelector("caption") || (t.closest(".tlcore-table") || {querySelector: () => null}).querySelector(".tlcore-table-caption");
         const name = 'table ' + (n + 1) + ' (' + (caption ? caption.innerText :
             Array.from(t.querySelectorAll('th')).map(h => h.innerText.trim()).filter(Boolean).slice(0, 3).join(', '))
             .slice(0, 60) + ')';

@@ -25,7 +25,8 @@ import pandas as pd
 from matplotlib.figure import Figure
 from matplotlib.text import Text
 
-__all__ = ["COLUMN_PX", "MIN_TEXT_PX", "DPI", "setup", "fit_text", "smallest_text_pt", "png", "Table", "table"]
+__all__ = ["COLUMN_PX", "MIN_TEXT_PX", "DPI", "setup", "fit_text", "smallest_text_pt", "png", "Table", "table",
+           "frame_html"]
 
 # Width of the text column in CSS pixels in a 1280 px window (the theme's article, less padding).
 COLUMN_PX = 752
@@ -114,7 +115,8 @@ def recorded_text_px(data: bytes) -> float | None:
 
 
 def setup() -> None:
-    """Book defaults: legible font sizes, and every figure a cell shows rendered by :func:`png`."""
+    """Book defaults: legible font sizes, every figure a cell shows rendered by :func:`png`, every
+    DataFrame by :func:`frame_html` (whole, rounded, no NaN, no row numbers)."""
     matplotlib.rcParams.update(RC)
     try:
         from IPython import get_ipython
@@ -126,6 +128,7 @@ def setup() -> None:
     plt.figure().clear()  # makes the inline backend register its formatter now, so ours replaces it
     plt.close("all")
     shell.display_formatter.formatters["image/png"].for_type(Figure, lambda fig: png(fig, close=False))
+    shell.display_formatter.formatters["text/html"].for_type(pd.DataFrame, frame_html)
 
 
 def _format(value, decimals: int | None) -> str:
@@ -165,12 +168,14 @@ class Table:
         head = "".join(f"<th>{html.escape(str(c))}</th>" for c in self.frame.columns)
         body = "".join("<tr>" + "".join(f'<td class="{"num" if n else "text"}">{html.escape(v)}</td>'
                                         for v, n in zip(row, numeric)) + "</tr>" for row in self.cells())
-        return (f'<div class="tlcore-table"><table><caption>{html.escape(self.caption)}</caption>'
-                f"<thead><tr>{head}</tr></thead><tbody>{body}</tbody></table></div>")
+        # the caption sits above the scrolling part, so that it wraps at the column, not at the table's width
+        caption = f'<p class="tlcore-table-caption">{html.escape(self.caption)}</p>' if self.caption else ""
+        return (f'<div class="tlcore-table">{caption}<div class="tlcore-table-scroll"><table>'
+                f"<thead><tr>{head}</tr></thead><tbody>{body}</tbody></table></div></div>")
 
     def __repr__(self) -> str:
         shown = pd.DataFrame(self.cells(), columns=self.frame.columns)
-        return f"{self.caption}\n{shown.to_string(index=False)}"
+        return (f"{self.caption}\n" if self.caption else "") + shown.to_string(index=False)
 
 
 def table(df: pd.DataFrame, caption: str, columns: Sequence[str] | Mapping[str, str] | None = None,
@@ -184,24 +189,45 @@ def table(df: pd.DataFrame, caption: str, columns: Sequence[str] | Mapping[str, 
         raise TypeError(f"table needs a DataFrame, got {type(df).__name__}")
     if not caption or not caption.strip():
         raise ValueError("table needs a caption")
+    return _curated(df, caption.strip(), columns, decimals)
+
+
+def _curated(df: pd.DataFrame, caption: str, columns=None, decimals: int | Mapping[str, int] = 3) -> Table:
     if isinstance(df.index, pd.RangeIndex) and df.index.name is None:  # row numbers: not shown
         frame = df.reset_index(drop=True)
     else:  # labels: shown as the first columns (an unnamed one without a header)
         names = [n if n is not None else ("" if df.index.nlevels == 1 else f"level {k}")
                  for k, n in enumerate(df.index.names)]
         frame = df.reset_index(names=names)
+    frame.columns = [" ".join(map(str, c)) if isinstance(c, tuple) else str(c) for c in frame.columns]
     if columns is not None:
         names = dict(columns) if isinstance(columns, Mapping) else {c: c for c in columns}
         missing = [c for c in names if c not in frame.columns]
         if missing:
             raise ValueError(f"table has no column {missing[0]!r} (it has {', '.join(map(str, frame.columns))})")
         frame = frame[list(names)].rename(columns=names)
-    frame.columns = [" ".join(map(str, c)) if isinstance(c, tuple) else str(c) for c in frame.columns]
     floats = [c for c in frame.columns if pd.api.types.is_float_dtype(frame[c])]
     per = dict(decimals) if isinstance(decimals, Mapping) else {}
     unknown = [c for c in per if c not in frame.columns]
     if unknown:
         raise ValueError(f"decimals names no column {unknown[0]!r} of the table")
     default = 3 if isinstance(decimals, Mapping) else int(decimals)
-    return Table(frame, caption.strip(),
-                 {c: per.get(c, None if _whole(frame[c]) else default) for c in floats})
+    return Table(frame, caption, {c: per.get(c, None if _whole(frame[c]) else default) for c in floats})
+
+
+def frame_html(df: pd.DataFrame) -> str:
+    """How :func:`setup` shows a DataFrame a chapter leaves as a cell's result: every row, floats to
+    3 decimals, missing values as an em dash, no row numbers, in the scrolling container (use
+    :func:`table` to add a caption and choose the columns)."""
+    floats = [c for c in df.columns if pd.api.types.is_float_dtype(df[c])]
+    return _curated(df, "", decimals={_name(c): _decimals_shown(df[c]) for c in floats})._repr_html_()
+
+
+def _name(column) -> str:
+    return " ".join(map(str, column)) if isinstance(column, tuple) else str(column)
+
+
+def _decimals_shown(column: pd.Series, most: int = 3) -> int:
+    """The fewest decimals (at most ``most``) that show a float column exactly: a chapter's ``.round(2)`` stays 2."""
+    values = column.dropna().to_numpy(dtype=float)
+    return next((d for d in range(most) if np.allclose(values, values.round(d), rtol=0, atol=1e-12)), most)
