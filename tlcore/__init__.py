@@ -2,7 +2,8 @@
 
 Modules, in the order data flows through them (a module imports only modules before it):
 
-- ``seeds``, ``validation``, ``stats``: the seed convention, input checks, paired statistics;
+- ``seeds``, ``validation``, ``stats``, ``files``: the seed convention, input checks, paired statistics,
+  output paths checked and written atomically;
 - ``tasks`` -> ``models`` -> ``transfer`` -> ``train``: task pairs, block networks, protocols, the
   batched training engine;
 - ``cka``, ``neighbours`` (over ``_distances``), ``transferability`` -> ``similarity`` (the registry

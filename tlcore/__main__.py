@@ -7,7 +7,9 @@ or a ``.csv`` file of numeric feature columns and a label column (``label``, or 
 ``train-source --data DATA --out MODEL``: train a source network on your own labelled data and save
 it for ``advise``. ``cache list|verify|prune DIR``: inspect and clean a sweep cache. Features are
 standardised by default (``--no-standardise`` keeps them raw). Every bad input ends with one line on
-stderr and exit status 2, before any training.
+stderr and exit status 2, before any training; so does an output path that is one of the inputs, a
+folder, or in a missing or read-only folder. Outputs are written whole or not at all
+(:func:`tlcore.files.write_atomic`); Ctrl-C and SIGTERM end with one line and exit status 130 / 143.
 """
 from __future__ import annotations
 
