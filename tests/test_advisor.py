@@ -150,6 +150,8 @@ BAD = [
     ("non-integer y_test", lambda f, t: ["--target", _npz(t, x=_x(), y=_y(), x_test=_x(10), y_test=_y(10) + 0.5),
                                          "--source", f / "near.pt"], "labels must be integers"),
     ("budget of inf seconds", lambda f, t: [*_target(f), "--budget-seconds", "inf"], "must be a positive number"),
+    ("seeds beyond any machine's memory", lambda f, t: [*_target(f), "--seeds", "1000000"],
+     "--seeds 1000000 would train 5,000,000 networks of up to 612 parameters"),
 ]
 
 

@@ -319,6 +319,20 @@ def _env():
             "OMP_NUM_THREADS": "1"}
 
 
+def _wait_for_line(proc, start: str, timeout: float = 120) -> str:
+    """Read the process's stderr until a line starting with ``start`` (the run is under way)."""
+    seen, deadline = [], time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        line = proc.stderr.readline()
+        if not line:
+            break
+        seen.append(line)
+        if line.startswith(start):
+            return "".join(seen)
+    proc.kill()
+    raise AssertionError(f"the command never printed {start!r}: {''.join(seen)}")
+
+
 @pytest.mark.parametrize("sig, code, word", [(signal.SIGINT, 130, "interrupted"), (signal.SIGTERM, 143, "terminated")])
 def test_a_stopped_advise_ends_with_one_line_and_leaves_no_temp_file(sig, code, word, tmp_path):
     data = _data(tmp_path, x=np.random.default_rng(1).normal(size=(60, 6)))
@@ -327,9 +341,10 @@ def test_a_stopped_advise_ends_with_one_line_and_leaves_no_temp_file(sig, code, 
     proc = subprocess.Popen([sys.executable, "-m", "tlcore", "advise", "--target", str(data), "--source", str(model),
                              "--steps", "200000", "--seeds", "2", "--json", str(tmp_path / "a.json")],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=_env(), cwd=tmp_path)
-    time.sleep(8)  # imports done, training under way
+    first = _wait_for_line(proc, "advise:")  # imports done, training under way
     proc.send_signal(sig)
     out, err = proc.communicate(timeout=60)
+    err = first + err
     assert proc.returncode == code, err
     assert "Traceback" not in err and err.strip().splitlines()[-1].startswith(f"python -m tlcore: {word}")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["d.npz", "src.pt"]
@@ -340,9 +355,11 @@ def test_a_terminated_book_run_leaves_no_temp_file(tmp_path):
     good.write_text("an earlier good result")
     proc = subprocess.Popen([sys.executable, "-m", "tlcore.book", "--book", str(ROOT), "run", "tasks", "-o", str(good)],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=_env(), cwd=tmp_path)
-    time.sleep(10)  # the kernel runs the chapter
+    first = _wait_for_line(proc, "Executing:")  # the kernel runs the chapter
+    time.sleep(2)
     proc.send_signal(signal.SIGTERM)
     out, err = proc.communicate(timeout=120)
+    err = first + err
     assert proc.returncode == 143, err
     # one line of ours (the kernel, a process of its own, may log its own shutdown)
     assert err.count("python -m tlcore.book: terminated (SIGTERM)") == 1 and "tlcore/book.py" not in err, err

@@ -2,7 +2,7 @@
 
 Modules, in the order data flows through them (a module imports only modules before it):
 
-- ``seeds``, ``validation``, ``stats`` (a package: the one paired comparison, the bootstrap, the
+- ``seeds``, ``validation``, ``files`` (output paths checked and written atomically), ``stats`` (a package: the one paired comparison, the bootstrap, the
   choosers, tie-aware ranks): the seed convention, input checks, statistics over replicates;
 - ``tasks`` -> ``models`` -> ``transfer`` -> ``train``: task pairs, block networks (``user_models``
   finds the blocks of any torch module), protocols, the batched training engine;

@@ -9,7 +9,9 @@ shape ``(N, C, H, W)``; see :func:`tlcore.models.load_torch_source`).
 ``train-source --data DATA --out MODEL``: train a source network on your own labelled data and save
 it for ``advise``. ``cache list|verify|prune DIR``: inspect and clean a sweep cache. Features are
 standardised by default (``--no-standardise`` keeps them raw). Every bad input ends with one line on
-stderr and exit status 2, before any training.
+stderr and exit status 2, before any training; so does an output path that is one of the inputs, a
+folder, or in a missing or read-only folder. Outputs are written whole or not at all
+(:func:`tlcore.files.write_atomic`); Ctrl-C and SIGTERM end with one line and exit status 130 / 143.
 """
 from __future__ import annotations
 
@@ -32,6 +34,9 @@ class InputError(Exception):
 # A plan that trains more network-steps than this is announced before it starts (the defaults of
 # advise train about 25,000; of train-source 3,000).
 _ANNOUNCE_NETWORK_STEPS = 5_000_000
+# One training call of advise holds every (seed, protocol) network at once, with Adam's two moments
+# and the gradients: 16 bytes a parameter. Beyond this many parameters (4 GiB) a plan is refused.
+_MAX_CALL_PARAMETERS = 250_000_000
 
 
 def _csv_header(p: Path) -> list[str]:
@@ -190,10 +195,18 @@ def _duration(seconds: float) -> str:
 
 
 def _plan(args, task, sources: dict) -> tuple[int, int]:
-    """``(networks, network-steps)`` that ``advise`` will train at most with these options."""
+    """``(networks, network-steps)`` that ``advise`` will train at most with these options; refuses a
+    plan whose single training call would hold more weights than a machine's memory, before any."""
     from .transfer import plans_of
 
     n_plans = max(len(plans_of(args.protocols, m.n_blocks)) for m in sources.values())
+    per_network = max(sum(p.numel() for p in m.parameters()) for m in sources.values())
+    at_once = args.seeds * (1 if args.strategy == "similarity" else n_plans)
+    if at_once * per_network > _MAX_CALL_PARAMETERS:
+        raise InputError(f"--seeds {args.seeds} would train {at_once:,} networks of up to {per_network:,} parameters "
+                         f"in one call ({at_once * per_network:,} parameters, about "
+                         f"{16 * at_once * per_network / 2 ** 30:,.0f} GiB with Adam's state), more than the "
+                         f"{_MAX_CALL_PARAMETERS:,} allowed: give fewer --seeds")
     tried = 1 if args.strategy == "similarity" else min(args.top_sources, len(sources)) * n_plans
     networks = args.seeds * (1 + tried + (1 if task.x_test.shape[0] else 0))
     if args.budget is not None:

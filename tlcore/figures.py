@@ -214,7 +214,9 @@ def plot_protocols(protocols: pd.DataFrame, title: str = "", ax=None):
     """Validation accuracy of every protocol tried, one colour per source (mean ± SE over seeds).
 
     ``protocols`` is :attr:`tlcore.advisor.Advice.protocols`: one row per (source, protocol) with
-    ``val_acc``, ``val_sem`` and ``n_seeds``; scratch (empty ``source``) is drawn as a band.
+    ``val_acc``, ``val_sem`` and ``n_seeds``; scratch (empty ``source``) is drawn as a band. A prefix
+    protocol is labelled ``(t, f)``; a per-block plan that no prefix protocol expresses (its
+    ``transfer_depth`` is missing) by its code, e.g. ``TF``, after the prefix protocols.
     """
     rows = protocols[protocols.source != ""]
 

@@ -13,6 +13,7 @@ import signal
 import stat
 import sys
 import tempfile
+import warnings
 from pathlib import Path
 from typing import Callable, Iterable
 
@@ -124,6 +125,9 @@ def run_command(main: Callable[[], int], prog: str) -> int:
         previous = signal.signal(signal.SIGTERM, terminate)
     except ValueError:  # not the main thread: signals are not ours to handle
         previous = None
+    shown = warnings.showwarning
+    warnings.showwarning = lambda message, category, *rest, **kw: print(
+        f"{prog}: warning: {message}", file=sys.stderr)  # one line, not Python's two with a source line
     try:
         return main()
     except KeyboardInterrupt:
@@ -135,6 +139,7 @@ def run_command(main: Callable[[], int], prog: str) -> int:
         print(f"{prog}: terminated (SIGTERM); no partial file was left", file=sys.stderr)
         return 143
     finally:
+        warnings.showwarning = shown
         if previous is not None:
             signal.signal(signal.SIGTERM, previous)
 
