@@ -2,8 +2,9 @@
 
 Modules, in the order data flows through them (a module imports only modules before it):
 
-- ``seeds``, ``validation``, ``files`` (output paths checked and written atomically), ``stats`` (a package: the one paired comparison, the bootstrap, the
-  choosers, tie-aware ranks): the seed convention, input checks, statistics over replicates;
+- ``seeds``, ``validation``, ``files`` (output paths checked and written atomically), ``stats`` (a
+  package: the one paired comparison, the bootstrap, the choosers, tie-aware ranks, cross-fitting and
+  error control): the seed convention, input checks, statistics over replicates;
 - ``tasks`` -> ``models`` -> ``transfer`` -> ``train``: task pairs, block networks (``user_models``
   finds the blocks of any torch module), protocols, the batched training engine;
 - ``cka``, ``neighbours`` (over ``_distances``), ``transferability`` -> ``similarity`` (the registry
