@@ -123,6 +123,7 @@ def _advise(user, *args):
     ("factory raises", ["--source", "{u}/nets.py:broken"], "broken() raised KeyError: 'no such layer'"),
     ("no such factory", ["--source", "{u}/nets.py:resnet99"], "defines no function 'resnet99' (it defines ['broken', "),
     ("no such file", ["--source", "{u}/missing.py:f"], "no file '{u}/missing.py'"),
+    ("no factory named", ["--source", "{u}/nets.py"], "expected FILE.py:FACTORY"),
     ("blocks not found", ["--source", "{u}/nets.py:linear"],
      "cannot find the blocks of a Linear: looked for an nn.Sequential (its children are the blocks"),
     ("images do not fit", ["--target", "{u}/gray.npz", "--source", "{u}/nets.py:tiny_resnet"],
