@@ -10,7 +10,7 @@ from tlcore.experiments import Run, TrainingConfig, evaluate_protocols
 from tlcore.models import (MODELS, ResNet, TorchBlockModel, as_block_model, build_like, build_model, conv_layers,
                            load_model, save_model)
 from tlcore.tasks import make_pair, measured_similarity
-from tlcore.train import _fit, fit
+from tlcore.train import fit
 from tlcore.transfer import initialise_target
 
 torchvision = pytest.importorskip("torchvision")

@@ -37,6 +37,15 @@ USER_FILE = textwrap.dedent('''
         return nn.Linear(3, 2)
 
 
+    class ShiftedResNet(ResNet):
+        def forward(self, x):
+            return super().forward(x) + 1.0  # a step the blocks do not hold
+
+
+    def shifted():
+        return ShiftedResNet(BasicBlock, [1, 1, 1, 1], num_classes=4)
+
+
     def flat_mlp():
         return nn.Sequential(nn.Flatten(), nn.Sequential(nn.Linear(3 * 16 * 16, 32), nn.ReLU()), nn.Linear(32, 4))
 ''')
@@ -121,8 +130,11 @@ def _advise(user, *args):
     ("factory returns no module", ["--source", "{u}/nets.py:not_a_model"], "not_a_model() returned a dict, not a torch nn.Module"),
     ("file raises", ["--source", "{u}/raises.py:anything"], "running '{u}/raises.py' raised RuntimeError: the file is broken"),
     ("factory raises", ["--source", "{u}/nets.py:broken"], "broken() raised KeyError: 'no such layer'"),
-    ("no such factory", ["--source", "{u}/nets.py:resnet99"], "defines no function 'resnet99' (it defines ['broken', "),
+    ("no such factory", ["--source", "{u}/nets.py:resnet99"], "defines no function 'resnet99' (it defines ['ShiftedResNet', 'broken', "),
     ("no such file", ["--source", "{u}/missing.py:f"], "no file '{u}/missing.py'"),
+    ("no factory named", ["--source", "{u}/nets.py"], "expected FILE.py:FACTORY"),
+    ("forward is not the blocks", ["--source", "{u}/nets.py:shifted"],
+     "do not reproduce its forward (largest difference 1): its forward must be the blocks in order, then the readout"),
     ("blocks not found", ["--source", "{u}/nets.py:linear"],
      "cannot find the blocks of a Linear: looked for an nn.Sequential (its children are the blocks"),
     ("images do not fit", ["--target", "{u}/gray.npz", "--source", "{u}/nets.py:tiny_resnet"],

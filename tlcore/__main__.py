@@ -117,7 +117,7 @@ def _write(path: Path, data: bytes, flag: str, fallback: str | None = None) -> N
 
 def _is_factory(spec: str) -> bool:
     """``FILE.py:FACTORY``: a function in a Python file that returns a torch module."""
-    return spec.rpartition(":")[0].endswith(".py")
+    return spec.endswith(".py") or spec.rpartition(":")[0].endswith(".py")
 
 
 def _task(path: str, label_column: str | None, standardise: bool):

@@ -32,7 +32,7 @@ import torch
 from torch import nn
 
 __all__ = ["FrozenStatsBatchNorm", "split_blocks", "freeze_batchnorm", "reset_module", "resize_readout",
-           "check_resettable", "first_in_dim", "load_factory", "check_images_fit", "LOOKED_FOR"]
+           "check_resettable", "first_in_dim", "load_factory", "check_images_fit", "check_same_forward", "LOOKED_FOR"]
 
 LOOKED_FOR = ("an nn.Sequential (its children are the blocks, the last child the readout) or a torchvision-style "
               "ResNet (conv1, bn1, relu, maxpool, layer1..layer4 of BasicBlock/Bottleneck blocks, avgpool, fc)")
@@ -288,3 +288,17 @@ def check_images_fit(model: nn.Module, shape: tuple, n_classes: int | None = Non
     if not isinstance(out, torch.Tensor) or out.ndim != 2 or out.shape[0] != 2:
         got = tuple(out.shape) if isinstance(out, torch.Tensor) else type(out).__name__
         raise ValueError(f"{name} maps inputs of shape {tuple(shape)} to {got}, not to logits (N, classes)")
+
+
+def check_same_forward(original: nn.Module, wrapped: nn.Module, shape: tuple, name: str = "the model") -> None:
+    """Raise a one-line ``ValueError`` unless ``wrapped`` computes ``original.eval()``'s forward on two
+    random examples of ``shape``: a module whose own ``forward`` does more than run its blocks in
+    order then the readout (a ResNet subclass with extra steps, say) is caught here."""
+    x = torch.rand((2, *shape), generator=torch.Generator().manual_seed(0))
+    reference = copy.deepcopy(original).float().cpu().eval()
+    with torch.no_grad():
+        a, b = reference(x), wrapped(x)
+    if not isinstance(a, torch.Tensor) or a.shape != b.shape or not torch.allclose(a, b, rtol=1e-3, atol=1e-4):
+        gap = float((a - b).abs().max()) if isinstance(a, torch.Tensor) and a.shape == b.shape else float("nan")
+        raise ValueError(f"the blocks found in {name} do not reproduce its forward (largest difference {gap:.3g}): "
+                         "its forward must be the blocks in order, then the readout")

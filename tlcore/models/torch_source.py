@@ -88,7 +88,8 @@ def as_block_model(module: nn.Module, in_dim: int | None = None) -> TorchBlockMo
 def load_torch_source(spec: str, weights: str | None = None, input_shape: tuple | None = None) -> TorchBlockModel:
     """A user's model as a block model: ``FILE.py:FACTORY`` called, ``weights`` (a ``state_dict``) loaded
     with ``weights_only=True``, split by :func:`as_block_model`, and checked to map inputs of
-    ``input_shape`` (one example, e.g. ``(C, H, W)``) to logits. Each problem is a one-line ``ValueError``."""
+    ``input_shape`` (one example, e.g. ``(C, H, W)``) to logits as the module itself does (in
+    evaluation mode). Each problem is a one-line ``ValueError``."""
     module = user_models.load_factory(spec, weights)
     try:
         model = as_block_model(module)
@@ -96,5 +97,6 @@ def load_torch_source(spec: str, weights: str | None = None, input_shape: tuple 
         raise ValueError(f"source {spec!r}: {exc}") from None
     if input_shape is not None:
         user_models.check_images_fit(model, tuple(input_shape), name=f"the model of {spec!r}")
+        user_models.check_same_forward(module, model, tuple(input_shape), name=f"the model of {spec!r}")
         model.config["in_dim"] = int(input_shape[0])  # it reads these inputs (a Flatten may come first)
     return model
