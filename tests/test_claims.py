@@ -268,3 +268,19 @@ def test_freezing_verdict_words_follow_which_recipes_win():
     assert both.verdict == "reproduced" and "freezing wins at (alpha 0.3" in both.evidence
     one = verdict_freezing(table[table.alpha == 0.3], "alpha")
     assert one.verdict == "partly" and one.evidence.startswith("freezing wins")
+
+
+def test_recovered_table_keeps_the_gap_guard_and_names_the_least_recovered_knob():
+    rows = []
+    for knob, source in {"feature_mix": [0.9, 0.8], "teacher_mix": [0.5, 0.2]}.items():
+        for block, (s, ref, floor) in enumerate(zip(source, [1.0, 0.3], [0.0, 0.3])):
+            for curve, value in (("source", s), ("reference", ref), ("floor", floor)):
+                rows.append({knob: 0.6, "n_target": 20, "measure": "linear_cka", "curve": curve, "block": block,
+                             "mean": value})
+    bands = {knob: pd.DataFrame([r for r in rows if knob in r]) for knob in ("feature_mix", "teacher_mix")}
+    table = claims.recovered_table(bands, 20, [0.6])
+    assert table.loc[("feature_mix", 0.6)].iloc[0] == pytest.approx(0.9)
+    assert np.isnan(table.loc[("teacher_mix", 0.6)].iloc[1])  # the reference is not above the floor: NaN
+    assert claims.least_recovered(table, 0.6) == "teacher_mix"
+    with pytest.raises(ValueError, match="no 'linear_cka' profile"):
+        claims.recovered_table(bands, 40, [0.6])
