@@ -51,8 +51,9 @@ def config_from(training: Mapping) -> TrainingConfig:
 
 
 def default_model_kind(family: str) -> str:
-    """The block model the family trains, from the family registry (MNIST-1D: a 1-D CNN)."""
-    return family_info(family).model
+    """The block model the family trains, from the family registry (MNIST-1D: a 1-D CNN, MNIST images:
+    the ResNet); the MLP when no family is named (a user's own task)."""
+    return family_info(family).model if family else "mlp"
 
 
 def training_defaults() -> dict:
