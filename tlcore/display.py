@@ -28,8 +28,9 @@ from matplotlib.text import Text
 __all__ = ["COLUMN_PX", "MIN_TEXT_PX", "DPI", "setup", "fit_text", "smallest_text_pt", "png", "Table", "table",
            "frame_html"]
 
-# Width of the text column in CSS pixels in a 1280 px window (the theme's article, less padding).
-COLUMN_PX = 752
+# Width of the text column in CSS pixels in a 1280 px window: the theme's article less its padding
+# is 752 px, a slider's frame gets about 740 of it (the widget's own padding); 720 leaves a margin.
+COLUMN_PX = 720
 MIN_TEXT_PX = 9.0       # the smallest text a reader should have to read, in CSS pixels
 DPI = 90                # pixels per inch of the PNGs the book shows
 TEXT_KEY = "tlcore-min-text-px"  # PNG text chunk: smallest text, in image pixels
