@@ -220,12 +220,9 @@ def frame_html(df: pd.DataFrame) -> str:
     """How :func:`setup` shows a DataFrame a chapter leaves as a cell's result: every row, floats to
     3 decimals, missing values as an em dash, no row numbers, in the scrolling container (use
     :func:`table` to add a caption and choose the columns)."""
-    floats = [c for c in df.columns if pd.api.types.is_float_dtype(df[c])]
-    return _curated(df, "", decimals={_name(c): _decimals_shown(df[c]) for c in floats})._repr_html_()
-
-
-def _name(column) -> str:
-    return " ".join(map(str, column)) if isinstance(column, tuple) else str(column)
+    shown = _curated(df, "")
+    shown.decimals = {c: d if d is None else _decimals_shown(shown.frame[c]) for c, d in shown.decimals.items()}
+    return shown._repr_html_()
 
 
 def _decimals_shown(column: pd.Series, most: int = 3) -> int:
