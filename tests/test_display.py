@@ -123,3 +123,5 @@ def test_a_dataframe_left_as_a_result_is_shown_whole_rounded_and_without_nan():
     html = display.frame_html(df)
     assert html.count("<tr>") == 101 and "NaN" not in html and "\u2014" in html
     assert "<th></th>" not in html and ">0.500<" in html and ">0.25<" in html  # a .round(2) column keeps 2 decimals
+    by_alpha = display.frame_html(pd.DataFrame({"alpha": [0.3, 1.2], "acc": [0.41234, 0.5]}).set_index("alpha"))
+    assert ">0.3<" in by_alpha and ">1.2<" in by_alpha and ">0.412<" in by_alpha  # index columns too

@@ -28,8 +28,9 @@ from matplotlib.text import Text
 __all__ = ["COLUMN_PX", "MIN_TEXT_PX", "DPI", "setup", "fit_text", "smallest_text_pt", "png", "Table", "table",
            "frame_html"]
 
-# Width of the text column in CSS pixels in a 1280 px window (the theme's article, less padding).
-COLUMN_PX = 752
+# Width of the text column in CSS pixels in a 1280 px window: the theme's article less its padding
+# is 752 px, a slider's frame gets about 740 of it (the widget's own padding); 720 leaves a margin.
+COLUMN_PX = 720
 MIN_TEXT_PX = 9.0       # the smallest text a reader should have to read, in CSS pixels
 DPI = 90                # pixels per inch of the PNGs the book shows
 TEXT_KEY = "tlcore-min-text-px"  # PNG text chunk: smallest text, in image pixels
@@ -219,12 +220,9 @@ def frame_html(df: pd.DataFrame) -> str:
     """How :func:`setup` shows a DataFrame a chapter leaves as a cell's result: every row, floats to
     3 decimals, missing values as an em dash, no row numbers, in the scrolling container (use
     :func:`table` to add a caption and choose the columns)."""
-    floats = [c for c in df.columns if pd.api.types.is_float_dtype(df[c])]
-    return _curated(df, "", decimals={_name(c): _decimals_shown(df[c]) for c in floats})._repr_html_()
-
-
-def _name(column) -> str:
-    return " ".join(map(str, column)) if isinstance(column, tuple) else str(column)
+    shown = _curated(df, "")
+    shown.decimals = {c: d if d is None else _decimals_shown(shown.frame[c]) for c, d in shown.decimals.items()}
+    return shown._repr_html_()
 
 
 def _decimals_shown(column: pd.Series, most: int = 3) -> int:
