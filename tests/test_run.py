@@ -131,14 +131,15 @@ def test_cache_key_follows_device_versions_and_computing_code(tmp_path, monkeypa
     monkeypatch.setattr(sweep, "resolve_device", lambda device: __import__("torch").device("cuda"))
     assert sweep.cell_config("depth", params)["device"] == "cuda"  # auto on a GPU machine: another key
     monkeypatch.undo()
-    # the fingerprint covers what experiments imports, not reductions, figures or the sweep itself
+    # the fingerprint covers what experiments imports (subpackages included), not reductions, figures,
+    # the claims or the sweep itself
     package = tmp_path / "tlcore"
     shutil.copytree(Path(tlcore.__file__).parent, package)
     before = sweep.code_fingerprint(package)
-    for name in ("analysis", "figures", "sweep", "advisor", "book"):
+    for name in ("analysis", "figures", "sweep", "advisor", "book", "claims/c2", "cache/store"):
         (package / f"{name}.py").write_text((package / f"{name}.py").read_text() + "\n# edited\n")
     assert sweep.code_fingerprint(package) == before
-    for name in ("train", "neighbours", "tasks"):
+    for name in ("train", "neighbours", "tasks/synthetic", "experiments/depth", "models/base", "stats/kernel"):
         edited = package / f"{name}.py"
         original = edited.read_text()
         edited.write_text(original + "\n# edited\n")
