@@ -163,9 +163,9 @@ def test_shipped_results_are_written_atomically(tmp_path):
     import tlcore.paper as paper
 
     assert paper.write_atomic is files.write_atomic
-    import tlcore.cache as cache
+    from tlcore.cache import store
 
-    assert cache.write_atomic is files.write_atomic
+    assert store.write_atomic is files.write_atomic
 
 
 # ---- read-only folders (needs an unprivileged user: root may write anywhere) -------------------
