@@ -77,6 +77,15 @@ class BlockModel(nn.Module):
     def _check_config(cls, config: dict) -> dict:
         raise NotImplementedError
 
+    @staticmethod
+    def _check_size(config: dict, min_in_dim: int = 1, max_width: int | None = None,
+                    max_depth: int | None = None) -> dict:
+        """The four settings every block model has (inputs, classes, width, depth), checked."""
+        return dict(in_dim=check_int("in_dim", config["in_dim"], low=min_in_dim),
+                    n_classes=check_int("n_classes", config["n_classes"], low=2),
+                    width=check_int("width", config["width"], low=1, high=max_width),
+                    depth=check_int("depth", config["depth"], low=1, high=max_depth))
+
     @classmethod
     def _param_count(cls, config: dict) -> int:
         raise NotImplementedError

@@ -19,10 +19,7 @@ class MLP(BlockModel):
 
     @classmethod
     def _check_config(cls, config):
-        return dict(in_dim=check_int("in_dim", config["in_dim"], low=1),
-                    n_classes=check_int("n_classes", config["n_classes"], low=2),
-                    width=check_int("width", config["width"], low=1),
-                    depth=check_int("depth", config["depth"], low=1))
+        return cls._check_size(config)
 
     @classmethod
     def _param_count(cls, c):
@@ -61,10 +58,7 @@ class CNN1d(BlockModel):
 
     @classmethod
     def _check_config(cls, config):
-        c = dict(in_dim=check_int("in_dim", config["in_dim"], low=2),
-                 n_classes=check_int("n_classes", config["n_classes"], low=2),
-                 width=check_int("width", config["width"], low=1),
-                 depth=check_int("depth", config["depth"], low=1),
+        c = dict(cls._check_size(config, min_in_dim=2),
                  kernel_size=check_int("kernel_size", config["kernel_size"], low=1))
         if c["in_dim"].bit_length() <= c["depth"]:  # in_dim < 2 ** depth, without the power
             raise ValueError(f"depth={c['depth']} halves in_dim={c['in_dim']} below one position")

@@ -8,7 +8,6 @@ import torch
 from torch import nn
 
 from .. import user_models
-from ..validation import check_int
 from .base import BlockModel, _generator
 
 __all__ = ["ResNet", "conv_layers"]
@@ -41,10 +40,7 @@ class ResNet(BlockModel):
 
     @classmethod
     def _check_config(cls, config):
-        return dict(in_dim=check_int("in_dim", config["in_dim"], low=1),
-                    n_classes=check_int("n_classes", config["n_classes"], low=2),
-                    width=check_int("width", config["width"], low=1, high=4096),
-                    depth=check_int("depth", config["depth"], low=1, high=64))
+        return cls._check_size(config, max_width=4096, max_depth=64)
 
     @staticmethod
     def _stages(c):
