@@ -24,7 +24,7 @@ from .c3 import verdict_c3
 from .c4 import mnist1d_setting, selection_setting, verdict_c4, verdict_c4_across
 from .cells import family_winners, freeze_or_tune, phase_cells, phase_cells_all_families, verdicts_agree
 from .freezing import FREEZING_STATEMENT, verdict_freezing
-from .statements import CHAPTERS, STATEMENTS, SWEEP_CHAPTERS
+from .statements import CHAPTERS, SHORT, STATEMENTS, SWEEP_CHAPTERS
 from .sweeps import (CLAIM_INPUTS, CLAIM_SWEEPS, MNIST_SELECTION_VALUES, N_VAL, PHASE_N_TARGETS, PHASE_VALUES,
                      PROFILE_PROBE, PROFILE_SEEDS, SELECTION_CANDIDATES, SELECTION_MEASURES, SELECTION_N_VAL,
                      SELECTION_SETTING, claim_tables, mnist1d_selection, phase_sweep, profile_sweep,
@@ -38,7 +38,7 @@ __all__ = ["PHASE_VALUES", "PHASE_N_TARGETS", "N_VAL", "Verdict", "phase_sweep",
            "mnist1d_selection", "selection_setting", "verdict_c4_across", "profile_sweep", "profile_bands",
            "depth_link", "evaluate_predictor", "held_out_predictor", "PROFILE_SEEDS", "PROFILE_PROBE",
            "CLAIM_SWEEPS", "CLAIM_INPUTS", "claim_tables", "verdicts_from", "verdict_agreement", "claim_word",
-           "VERDICT_WORDS", "OFTEN", "STATEMENTS", "CHAPTERS", "SWEEP_CHAPTERS", "recovered_table", "least_recovered", "mnist1d_setting", "family_winners", "freezing_sweep", "phase_verdicts",
+           "VERDICT_WORDS", "OFTEN", "STATEMENTS", "SHORT", "CHAPTERS", "SWEEP_CHAPTERS", "recovered_table", "least_recovered", "mnist1d_setting", "family_winners", "freezing_sweep", "phase_verdicts",
            "FDR_Q", "c2_tests", "c2_controlled_text", "C1_ALPHA",
            "c1_by_family", "family_depths", "verdict_c1_by_family", "verdict_c2_controlled",
            "verdict_freezing", "FREEZING_STATEMENT"]

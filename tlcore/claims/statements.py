@@ -2,7 +2,7 @@
 the scale chapter, so the two never disagree)."""
 from __future__ import annotations
 
-__all__ = ["STATEMENTS", "CHAPTERS", "SWEEP_CHAPTERS"]
+__all__ = ["STATEMENTS", "SHORT", "CHAPTERS", "SWEEP_CHAPTERS"]
 
 STATEMENTS = {
     "C1": "the optimal transfer depth depends non-trivially on the number of target examples and on "
@@ -13,6 +13,12 @@ STATEMENTS = {
     "C4": "the best source can be found by comparing the representations of a scratch-trained target "
           "network with those of each source network",
 }
+
+# the claims in a few words, for one-line tables
+SHORT = {"C1": "the best depth depends on target size and similarity",
+         "C2": "transferring only the first layers often wins",
+         "C3": "source features differ from plenty-data ones; the last layer is not always best",
+         "C4": "representation similarity finds the best source"}
 
 # claim -> the chapters (book/NAME.md) that test it; C4 combines both chapters' benchmarks
 CHAPTERS = {"C1": ["transfer_depth"], "C2": ["transfer_depth"], "C3": ["representations"],
