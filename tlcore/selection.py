@@ -8,6 +8,7 @@ is the yardstick for this method and for the transferability baselines alike.
 """
 from __future__ import annotations
 
+import warnings
 from typing import Mapping, Sequence
 
 import numpy as np
@@ -41,9 +42,13 @@ def ranking_quality(scores, true_acc) -> dict:
     if s.isna().any() or a.isna().any():
         raise ValueError("scores and true_acc must not hold NaN")
     chosen = s.idxmax()
+    with warnings.catch_warnings():  # constant scores or accuracies: no correlation (NaN), said by the value
+        warnings.simplefilter("ignore", stats.ConstantInputWarning)
+        spearman = float(stats.spearmanr(s.values, a.values).statistic)
+        kendall = float(stats.kendalltau(s.values, a.values).statistic)
     return {
-        "spearman": float(stats.spearmanr(s.values, a.values).statistic),
-        "kendall": float(stats.kendalltau(s.values, a.values).statistic),
+        "spearman": spearman,
+        "kendall": kendall,
         "top1_hit": bool(a[chosen] >= a.max() - 1e-12),
         "regret": float(a.max() - a[chosen]),
     }
