@@ -28,7 +28,7 @@ from .experiments import EXPERIMENTS, training_defaults
 from .progress import bar as progress_bar
 from .validation import check_known, resolve_device
 
-__all__ = ["run", "cell_config", "code_fingerprint", "default_cache_dir", "process_pool"]
+__all__ = ["run", "run_replicated", "instance_seeds", "cell_config", "code_fingerprint", "default_cache_dir", "process_pool"]
 
 _PACKAGE = Path(__file__).parent
 
@@ -246,4 +246,44 @@ def run(experiment: str, grid: dict, cache_dir, executor=None, progress: bool | 
         tables.append(table)
     out = pd.concat(tables, ignore_index=True)
     out.attrs.update(computed=computed, cached=len(first) - computed, experiment=experiment, cells=keys)
+    return out
+
+
+def instance_seeds(instance: int, per_instance: int) -> list[int]:
+    """The training seeds of task instance ``instance``: a block of ``per_instance`` seeds of its own.
+
+    Seed ids are unique across instances (instance 1 of 2 seeds per instance has seeds 2 and 3), so
+    every random draw of a replicate is independent of the other instances' and a table's ``seed``
+    column names a replicate (pairing by seed pairs networks of one instance)."""
+    if isinstance(instance, bool) or not isinstance(instance, int) or instance < 0:
+        raise ValueError(f"instance={instance!r}; expected a non-negative integer")
+    if isinstance(per_instance, bool) or not isinstance(per_instance, int) or per_instance < 1:
+        raise ValueError(f"seeds per instance={per_instance!r}; expected a positive integer")
+    return list(range(instance * per_instance, (instance + 1) * per_instance))
+
+
+def run_replicated(experiment: str, grid: dict, cache_dir, instances: int, seeds: int, executor=None,
+                   progress: bool | None = None, first: int | None = None, **fixed) -> pd.DataFrame:
+    """:func:`run` over ``instances`` task instances (``task_seed`` 0, 1, ...), each with its own
+    ``seeds`` training seeds (:func:`instance_seeds`): the replicates are (task instance, seed) pairs.
+
+    ``first`` keeps only the first seeds of each instance's block (the same networks as a sweep
+    with more seeds per instance). ``grid`` may be empty (one cell per instance). The tables are concatenated instance by instance;
+    ``attrs`` sum the computed and cached cells and list every cell's key in that order.
+    """
+    if isinstance(instances, bool) or not isinstance(instances, int) or instances < 1:
+        raise ValueError(f"instances={instances!r}; expected a positive integer")
+    for name in ("task_seed", "seeds"):
+        if name in grid or name in fixed:
+            raise ValueError(f"{name!r} is set by run_replicated (instances={instances}, seeds={seeds})")
+    plans = [instance_seeds(t, seeds) for t in range(instances)]  # checks seeds before any work
+    if first is not None:
+        if isinstance(first, bool) or not isinstance(first, int) or not 1 <= first <= seeds:
+            raise ValueError(f"first={first!r}; expected 1..{seeds} (the seeds per instance)")
+        plans = [plan[:first] for plan in plans]
+    parts = [run(experiment, {**grid, "task_seed": [t]}, cache_dir, executor, progress, seeds=plan, **fixed)
+             for t, plan in enumerate(plans)]
+    out = pd.concat(parts, ignore_index=True)
+    out.attrs.update(computed=sum(p.attrs["computed"] for p in parts), cached=sum(p.attrs["cached"] for p in parts),
+                     experiment=experiment, cells=[k for p in parts for k in p.attrs["cells"]])
     return out

@@ -8,13 +8,25 @@ from __future__ import annotations
 import pandas as pd
 
 from ..presets import sizes
-from ..sweep import default_cache_dir, run
+from ..sweep import default_cache_dir, instance_seeds, run_replicated
 from ..transfer import all_protocols, candidate_protocols
 
-__all__ = ["PHASE_VALUES", "PHASE_N_TARGETS", "N_VAL", "phase_sweep", "representation_sweep", "SELECTION_MEASURES",
+__all__ = ["REPLICATES", "replicates", "PHASE_VALUES", "PHASE_N_TARGETS", "N_VAL", "phase_sweep", "representation_sweep", "SELECTION_MEASURES",
            "SELECTION_CANDIDATES", "SELECTION_SETTING", "SELECTION_N_VAL", "MNIST_SELECTION_VALUES",
-           "selection_sweep", "mnist1d_selection", "freezing_sweep", "PROFILE_SEEDS", "PROFILE_PROBE", "profile_sweep",
+           "selection_sweep", "mnist1d_selection", "freezing_sweep", "REPRESENTATION_SEEDS", "PROFILE_SEEDS", "PROFILE_PROBE", "profile_sweep",
            "CLAIM_SWEEPS", "CLAIM_INPUTS", "claim_tables"]
+
+# Replicates of every claim sweep: (task instances, training seeds per instance), by scale. A task
+# instance is a fresh draw of the family's features and teacher (task_seed); each has seeds of its own
+# (tlcore.sweep.instance_seeds). Fixed before the replicated sweeps were run or judged.
+REPLICATES = {"quick": (3, 3), "paper": (5, 2)}
+
+
+def replicates(quick: bool, instances: int | None = None, seeds: int | None = None) -> tuple[int, int]:
+    """``(instances, seeds per instance)``: the scale's :data:`REPLICATES` where an argument is None."""
+    default = REPLICATES["quick" if quick else "paper"]
+    return (default[0] if instances is None else instances, default[1] if seeds is None else seeds)
+
 
 # The phase diagram of the transfer-depth chapter: 6 similarities x 6 target sizes.
 PHASE_VALUES = [0.0, 0.2, 0.4, 0.6, 0.8, 1.0]
@@ -29,37 +41,47 @@ N_VAL = 500  # validation examples carved from the target pool, per seed
 _OTHER = {"feature_mix": "teacher_mix", "teacher_mix": "feature_mix"}
 
 
-def phase_sweep(knob: str, quick: bool = True, seeds: int = 10, transferred_lr_scale: float = 1.0,
-                device: str = "auto", cache_dir=None, executor=None) -> pd.DataFrame:
+def phase_sweep(knob: str, quick: bool = True, seeds: int | None = None, transferred_lr_scale: float = 1.0,
+                device: str = "auto", cache_dir=None, executor=None, instances: int | None = None) -> pd.DataFrame:
     """Every candidate protocol on the correlated hidden-manifold model, over ``knob`` x ``n_target``.
 
     ``knob`` is ``"feature_mix"`` (the inputs' features change) or ``"teacher_mix"`` (the labelling
-    rule changes); the other knob is 0. One row per network with ``val_acc`` and ``test_acc``.
+    rule changes); the other knob is 0. ``instances`` task instances with ``seeds`` training seeds
+    each (None: the scale's :data:`REPLICATES`). One row per network with ``val_acc`` and ``test_acc``.
     """
     if knob not in _OTHER:
         raise ValueError(f"unknown knob {knob!r}; expected one of {sorted(_OTHER)}")
     s = sizes(quick, "hidden_manifold")
-    return run("depth", {knob: PHASE_VALUES}, cache_dir or default_cache_dir(), executor=executor,
-               family="hidden_manifold", seeds=list(range(seeds)), n_targets=PHASE_N_TARGETS,
+    return run_replicated("depth", {knob: PHASE_VALUES}, cache_dir or default_cache_dir(),
+               *replicates(quick, instances, seeds), executor=executor,
+               family="hidden_manifold", n_targets=PHASE_N_TARGETS,
                protocols=candidate_protocols(s["depth"]), n_val=N_VAL, transferred_lr_scale=transferred_lr_scale,
                device=device, **{_OTHER[knob]: 0.0}, **s)
 
 
-def freezing_sweep(quick: bool = True, seeds: int = 10, alphas=(0.3, 1.2), shared_depth: int = 1,
-                   n_targets=(20, 100, 500), device: str = "auto", cache_dir=None) -> pd.DataFrame:
+def freezing_sweep(quick: bool = True, seeds: int | None = None, alphas=(0.3, 1.2), shared_depth: int = 1,
+                   n_targets=(20, 100, 500), device: str = "auto", cache_dir=None,
+                   instances: int | None = None) -> pd.DataFrame:
     """The freezing chapter's sweep: every candidate protocol on the hierarchical teacher, one cached
     cell per ``alpha`` (one row per network with ``val_acc`` and ``test_acc``)."""
     s = sizes(quick, "teacher")
-    return run("depth", {"alpha": list(alphas)}, cache_dir or default_cache_dir(), seeds=list(range(seeds)),
-               family="teacher", shared_depth=shared_depth, n_targets=list(n_targets),
+    return run_replicated("depth", {"alpha": list(alphas)}, cache_dir or default_cache_dir(),
+               *replicates(quick, instances, seeds), family="teacher", shared_depth=shared_depth, n_targets=list(n_targets),
                protocols=candidate_protocols(s["depth"]), n_val=N_VAL, device=device, **s)
 
 
-def representation_sweep(quick: bool = True, seeds: int = 5, alphas=(0.0, 0.6, 1.2), shared_depth: int = 1,
-                         n_small: int = 100, device: str = "auto", cache_dir=None) -> pd.DataFrame:
-    """The representations chapter's comparisons (teacher family), one cached cell per ``alpha``."""
-    return run("representations", {"alpha": list(alphas)}, cache_dir or default_cache_dir(), family="teacher",
-               shared_depth=shared_depth, n_small=n_small, seeds=list(range(seeds)), device=device,
+REPRESENTATION_SEEDS = {"quick": 2, "paper": 1}  # seeds per task instance (each trains three networks)
+
+
+def representation_sweep(quick: bool = True, seeds: int | None = None, alphas=(0.0, 0.6, 1.2), shared_depth: int = 1,
+                         n_small: int = 100, device: str = "auto", cache_dir=None,
+                         instances: int | None = None) -> pd.DataFrame:
+    """The representations chapter's comparisons (teacher family), one cached cell per ``alpha`` and
+    task instance (seeds per instance: :data:`REPRESENTATION_SEEDS` unless given)."""
+    seeds = REPRESENTATION_SEEDS["quick" if quick else "paper"] if seeds is None else seeds
+    return run_replicated("representations", {"alpha": list(alphas)}, cache_dir or default_cache_dir(),
+               *replicates(quick, instances, seeds), family="teacher",
+               shared_depth=shared_depth, n_small=n_small, device=device,
                **sizes(quick, "teacher"))
 
 
@@ -83,9 +105,9 @@ SELECTION_N_VAL = 300
 MNIST_SELECTION_VALUES = [0.2, 0.4, 0.7, 1.0]  # input_shift of the candidates (0 would be a copy of the target)
 
 
-def selection_sweep(quick: bool = True, seeds: int = 10, family: str = "hidden_manifold", candidates=None,
+def selection_sweep(quick: bool = True, seeds: int | None = None, family: str = "hidden_manifold", candidates=None,
                     family_params=None, n_targets=(20, 60), aggregate="diagonal", n_probe=(None, 500),
-                    k=(5, 10, 30), device: str = "auto", cache_dir=None) -> pd.DataFrame:
+                    k=(5, 10, 30), device: str = "auto", cache_dir=None, instances: int | None = None) -> pd.DataFrame:
     """The source-selection chapter's benchmark: candidates that differ in low- or high-level features
     at matched zero-shot agreement, an untrained control, every measure of ``SELECTION_MEASURES`` on
     each probe size and ``k``, and every transferability baseline; ground truth chosen on validation."""
@@ -93,25 +115,26 @@ def selection_sweep(quick: bool = True, seeds: int = 10, family: str = "hidden_m
     family_params = {"feature_mix": 0.0, "teacher_mix": 0.0} if family_params is None else dict(family_params)
     training = sizes(quick, family, "training")
     protocols = [p for p in all_protocols(training["depth"]) if p.transfer_depth > 0]
-    return run("source_selection", {"task_seed": [0]}, cache_dir or default_cache_dir(), seeds=list(range(seeds)),
-               family=family, knob=None, values=[], candidates=candidates, untrained_control=True,
+    return run_replicated("source_selection", {}, cache_dir or default_cache_dir(),
+               *replicates(quick, instances, seeds), family=family, knob=None, values=[], candidates=candidates, untrained_control=True,
                n_targets=list(n_targets), family_params={**family_params, **sizes(quick, family, "data")},
                protocols=protocols, aggregate=aggregate, k=list(k) if isinstance(k, (list, tuple)) else k,
                n_probe=list(n_probe) if isinstance(n_probe, (list, tuple)) else n_probe, n_val=SELECTION_N_VAL,
                device=device, measures=SELECTION_MEASURES, **training)
 
 
-def mnist1d_selection(quick: bool = True, seeds: int = 10, values=tuple(MNIST_SELECTION_VALUES), n_target: int = 50,
+def mnist1d_selection(quick: bool = True, seeds: int | None = None, values=tuple(MNIST_SELECTION_VALUES), n_target: int = 50,
                       scratch_steps=(None, 2000), n_probe=(None, 300), k=(5, 10, 25),
-                      aggregate=("diagonal", "last"), device: str = "auto", cache_dir=None) -> pd.DataFrame:
+                      aggregate=("diagonal", "last"), device: str = "auto", cache_dir=None,
+                      instances: int | None = None) -> pd.DataFrame:
     """The real-data chapter's source selection: MNIST-1D candidates whose inputs are permuted by
     ``values``, an untrained control, and the variants that diagnose the representation measures
     (scratch training length, probe size, k, which layers are compared)."""
     cnn = sizes(quick, "mnist1d")
     training = {key: v for key, v in cnn.items() if key != "num_samples"}
     protocols = [p for p in all_protocols(cnn["depth"]) if p.transfer_depth > 0]
-    return run("source_selection", {"task_seed": [0]}, cache_dir or default_cache_dir(), seeds=list(range(seeds)),
-               family="mnist1d", knob="input_shift", values=list(values), untrained_control=True,
+    return run_replicated("source_selection", {}, cache_dir or default_cache_dir(),
+               *replicates(quick, instances, seeds), family="mnist1d", knob="input_shift", values=list(values), untrained_control=True,
                n_targets=[n_target], family_params={"label_shift": 0.0, "num_samples": cnn["num_samples"],
                                                     "source_fraction": 0.5},
                protocols=protocols, measures=SELECTION_MEASURES, scratch_steps=list(scratch_steps),
@@ -119,17 +142,18 @@ def mnist1d_selection(quick: bool = True, seeds: int = 10, values=tuple(MNIST_SE
                device=device, **training)
 
 
-PROFILE_SEEDS = 5
+PROFILE_SEEDS = 2  # per task instance: the first seeds of each instance of the phase diagram
 
 
 PROFILE_PROBE = 200  # probe inputs per seed, from the validation part of the target pool
 
 
 def profile_sweep(knob: str, quick: bool = True, seeds: int = PROFILE_SEEDS, device: str = "auto",
-                  cache_dir=None, executor=None) -> pd.DataFrame:
+                  cache_dir=None, executor=None, instances: int | None = None) -> pd.DataFrame:
     """Calibrated profiles over the cells of :func:`phase_sweep`'s map, for the same networks.
 
-    Same family, knob values, target sizes, task and seeds as the phase diagram; the probe inputs
+    Same family, knob values, target sizes and task instances as the phase diagram, and the first
+    ``seeds`` of each instance's training seeds (the same networks); the probe inputs
     are ``PROFILE_PROBE`` of the validation part of each seed's target pool (their labels are never
     used). One row per
     (knob value, n_target, seed, measure, curve, block); see :func:`tlcore.experiments.similarity_profiles`.
@@ -137,8 +161,10 @@ def profile_sweep(knob: str, quick: bool = True, seeds: int = PROFILE_SEEDS, dev
     if knob not in _OTHER:
         raise ValueError(f"unknown knob {knob!r}; expected one of {sorted(_OTHER)}")
     s = sizes(quick, "hidden_manifold")
-    return run("profiles", {knob: PHASE_VALUES}, cache_dir or default_cache_dir(), executor=executor,
-               family="hidden_manifold", seeds=list(range(seeds)), n_targets=PHASE_N_TARGETS, n_probe=PROFILE_PROBE,
+    n_instances, per_instance = replicates(quick, instances)
+    return run_replicated("profiles", {knob: PHASE_VALUES}, cache_dir or default_cache_dir(), n_instances,
+               per_instance, executor=executor, first=seeds,
+               family="hidden_manifold", n_targets=PHASE_N_TARGETS, n_probe=PROFILE_PROBE,
                device=device, **{_OTHER[knob]: 0.0}, **s)
 
 
