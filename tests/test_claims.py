@@ -1,7 +1,7 @@
 """The paper's claims, checked on the quick-mode tables the book computes (shared through the sweep cache).
 
 These are claims, not floating-point paths: each holds with a margin of several standard errors over
-10 seeds, so it holds on any CPU, and fails when the science breaks (a wrong protocol, a broken
+its replicates (task instances and training seeds), so it holds on any CPU, and fails when the science breaks (a wrong protocol, a broken
 transfer, a validation set leaking into the test set).
 """
 import numpy as np
@@ -14,7 +14,7 @@ from tlcore.stats import optimality_probability
 
 @pytest.fixture(scope="module")
 def maps():
-    tables = {knob: claims.phase_sweep(knob, quick=True, seeds=10) for knob in ("teacher_mix", "feature_mix")}
+    tables = {knob: claims.phase_sweep(knob, quick=True) for knob in ("teacher_mix", "feature_mix")}
     return tables, {knob: claims.phase_cells(t, knob) for knob, t in tables.items()}
 
 
@@ -27,7 +27,11 @@ def test_the_maps_are_complete_and_honest(maps):
     tables, cells = maps
     for knob, t in tables.items():
         assert len(cells[knob]) == len(claims.PHASE_VALUES) * len(claims.PHASE_N_TARGETS)
-        assert t.groupby([knob, "n_target", "transfer_depth", "frozen_depth"]).seed.nunique().eq(10).all()
+        instances, seeds = claims.REPLICATES["quick"]
+        by = t.groupby([knob, "n_target", "transfer_depth", "frozen_depth"])
+        assert by.seed.nunique().eq(instances * seeds).all() and by.task_seed.nunique().eq(instances).all()
+        # every replicate's seed belongs to one task instance
+        assert t.groupby("seed").task_seed.nunique().eq(1).all()
         # validation and test are different data: the two accuracies of a network are not identical
         assert (t.val_acc != t.test_acc).mean() > 0.9
 
@@ -189,20 +193,30 @@ def test_paper_section_with_the_shipped_results_judges_them():
     assert section.texts["paper_setup"] == paper.describe(families=["teacher"])
 
 
-def _constructed_map(rng, interior_gain, n_seeds=10, L=3, values=(0.0, 0.5), n_targets=(10, 40), noise=0.01):
-    """A phase-map table where every protocol is equal except an interior (1, 0) raised by ``interior_gain``."""
+def _constructed_map(rng, interior_gain, n_seeds=10, L=3, values=(0.0, 0.5), n_targets=(10, 40), noise=0.01,
+                     instances=None, instance_sd=0.0):
+    """A phase-map table where every protocol is equal except an interior (1, 0) raised by ``interior_gain``.
+
+    With ``instances``, the replicates are ``instances`` task instances of ``n_seeds`` seeds each (seed
+    ids unique, as the sweeps make them), and each instance shifts each protocol by its own draw of
+    sd ``instance_sd`` (a protocol that suits one draw of the task better than another)."""
     from tlcore.transfer import candidate_protocols
 
     rows = []
     for v in values:
         for n in n_targets:
-            for seed in range(n_seeds):
-                base = rng.normal(0.6, 0.02)
-                for p in candidate_protocols(L):
-                    gain = interior_gain if (p.transfer_depth, p.frozen_depth) == (1, 0) else 0.0
-                    rows.append({"teacher_mix": v, "n_target": n, "seed": seed, "transfer_depth": p.transfer_depth,
-                                 "frozen_depth": p.frozen_depth, "val_acc": base + gain + rng.normal(0, noise),
-                                 "test_acc": base + gain + rng.normal(0, noise)})
+            for t in range(instances or 1):
+                shift = {(p.transfer_depth, p.frozen_depth): rng.normal(0, instance_sd) for p in candidate_protocols(L)}
+                for s in range(n_seeds):
+                    seed = t * n_seeds + s
+                    base = rng.normal(0.6, 0.02)
+                    for p in candidate_protocols(L):
+                        key = (p.transfer_depth, p.frozen_depth)
+                        mean = base + (interior_gain if key == (1, 0) else 0.0) + shift[key]
+                        row = {"teacher_mix": v, "n_target": n, "seed": seed, "transfer_depth": p.transfer_depth,
+                               "frozen_depth": p.frozen_depth, "val_acc": mean + rng.normal(0, noise),
+                               "test_acc": mean + rng.normal(0, noise)}
+                        rows.append(row if instances is None else {**row, "task_seed": t})
     return pd.DataFrame(rows)
 
 
@@ -210,9 +224,12 @@ def test_c2_tests_find_a_clear_interior_winner_and_skip_the_source_row():
     t = claims.c2_tests(_constructed_map(np.random.default_rng(0), 0.05), "teacher_mix")
     counted = t[t.counted]
     assert (counted.teacher_mix != 0).all() and len(counted) == 2
-    assert counted.c2.all() and all(w == [(1, 0), (1, 0)] for w in counted.winners)
+    # one task instance: the seeds are the units, one held-out fold per seed
+    assert counted.c2.all() and all(w == [(1, 0)] * 10 for w in counted.winners) and (t.unit == "seed").all()
     assert not t[~t.counted].c2.any()
     assert "2 of 2 cells" in claims.c2_controlled_text({"teacher_mix": t})
+    t = claims.c2_tests(_constructed_map(np.random.default_rng(0), 0.05, n_seeds=2, instances=5), "teacher_mix")
+    assert (t.unit == "task_seed").all() and all(len(w) == 5 for w in t.winners) and t[t.counted].c2.all()
 
 
 def test_c2_tests_fire_at_no_more_than_q_when_protocols_are_equal():
@@ -220,6 +237,36 @@ def test_c2_tests_fire_at_no_more_than_q_when_protocols_are_equal():
     fired = sum(claims.c2_tests(_constructed_map(rng, 0.0, values=(0.5, 1.0), n_targets=(10, 20, 40)),
                                 "teacher_mix").c2.any() for _ in range(40))
     assert fired / 40 <= claims.FDR_Q + 2 * np.sqrt(claims.FDR_Q * (1 - claims.FDR_Q) / 40)
+
+
+def test_c2_with_task_instances_fires_at_no_more_than_q_on_a_null_where_seeds_alone_would():
+    """Protocols equal on average over task instances, but each instance favours its own protocols:
+    the rule, tested over instances, keeps its rate; the same networks read as independent seeds
+    (the instance ignored) find C2 cells that are one draw's luck."""
+    rng = np.random.default_rng(4)
+    maps = [_constructed_map(rng, 0.0, n_seeds=6, instances=3, instance_sd=0.02, noise=0.003,
+                             values=(0.5, 1.0), n_targets=(10, 20, 40)) for _ in range(40)]
+    fired = np.mean([claims.c2_tests(m, "teacher_mix").c2.any() for m in maps])
+    naive = np.mean([claims.c2_tests(m, "teacher_mix", unit="seed").c2.any() for m in maps])
+    assert fired <= claims.FDR_Q + 2 * np.sqrt(claims.FDR_Q * (1 - claims.FDR_Q) / 40)
+    assert naive > fired + 0.2, (naive, fired)
+
+
+def test_c1_by_family_fires_at_no_more_than_its_rate_on_a_null():
+    """Every protocol equal by construction on two 5 x 6 maps: the Holm-controlled C1 tests find a
+    dependence (of either kind) in no more than their nominal share of 40 simulated pairs of maps."""
+    rng = np.random.default_rng(6)
+    values, n_targets = (0.2, 0.4, 0.6, 0.8, 1.0), (10, 20, 40, 80, 160, 320)
+    fired = 0
+    for _ in range(40):
+        maps = {knob: _constructed_map(rng, 0.0, n_seeds=3, instances=3, instance_sd=0.01, values=values,
+                                       n_targets=n_targets).rename(columns={"teacher_mix": knob})
+                for knob in ("teacher_mix", "feature_mix")}
+        held = claims.c1_by_family(maps, n_perm=500)
+        fired += bool(held.data_clear.any() or held.similarity_clear.any()) and \
+            claims.verdict_c1_by_family(maps, n_perm=500).verdict != "not reproduced"
+    rate = 2 * claims.C1_ALPHA  # two kinds of test, each Holm-controlled at C1_ALPHA
+    assert fired / 40 <= rate + 2 * np.sqrt(rate * (1 - rate) / 40)
 
 
 def test_within_correlation_is_exact_by_hand_and_calibrated_on_a_null():

@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from ..stats import benjamini_hochberg, intersection_union, one_sided_p
+from ..stats import benjamini_hochberg, intersection_union, one_sided_p, replicate_unit
 from .verdict import Verdict, claim_word
 
 __all__ = ["verdict_c2", "OFTEN", "FDR_Q", "c2_tests", "c2_controlled_text", "verdict_c2_controlled"]
@@ -51,39 +51,65 @@ def verdict_c2(cells: dict[str, pd.DataFrame]) -> Verdict:
 FDR_Q = 0.10  # the false discovery rate at which a map's C2 cells are controlled, fixed before any map was judged
 
 
-def c2_tests(table: pd.DataFrame, knob: str, q: float = FDR_Q, folds: int = 2) -> pd.DataFrame:
+def _held_out_winners(val: pd.DataFrame, units: np.ndarray, folds) -> list[tuple[np.ndarray, tuple]]:
+    """``(held-out rows, winner)`` per fold: the winner has the best mean validation accuracy on the
+    other folds' rows (first maximum in sorted protocol order). ``folds``: ``"leave-one-out"`` (one
+    fold per replicate unit) or a number of round-robin folds of the units."""
+    ordered = sorted(set(units))
+    if folds == "leave-one-out":
+        fold = {u: i for i, u in enumerate(ordered)}
+    elif isinstance(folds, int) and not isinstance(folds, bool) and 2 <= folds <= len(ordered):
+        fold = {u: i % folds for i, u in enumerate(ordered)}
+    else:
+        raise ValueError(f"folds={folds!r}; expected 'leave-one-out' or 2..{len(ordered)} (the replicate units)")
+    labels = np.array([fold[u] for u in units])
+    out = []
+    for k in sorted(set(labels)):
+        means = val[labels != k].mean()
+        best = means.index[int(np.argmax(means.to_numpy()))]
+        out.append((labels == k, (int(best[0]), int(best[1]))))
+    return out
+
+
+def c2_tests(table: pd.DataFrame, knob: str, q: float = FDR_Q, folds="leave-one-out",
+             unit: str | None = None) -> pd.DataFrame:
     """C2 cell by cell with the winner's luck removed and the error rate controlled across the map.
 
-    The seeds are split into ``folds`` folds; in each fold the protocol of best mean validation
-    accuracy on the *other* folds is the winner, and when it is interior (0 < transfer depth < L) its
-    test accuracy on this fold's seeds is compared, paired by seed, with scratch (0, 0) and every
-    full transfer (L, f), f = 0..L (the linear probe and fine-tuning included): one-sided p-values,
-    combined by the intersection-union test (the largest). A cell's p-value is the largest over its
-    folds (every fold must show it; a non-interior winner gives 1). Cells at knob = 0 (the source
-    task itself) are reported but not counted; Benjamini-Hochberg at ``q`` runs over the counted
-    cells. Columns: ``knob``, ``n_target``, ``winners`` (one per fold), ``p``, ``counted``,
-    ``adjusted``, ``c2`` (discovered).
+    The replicate units (task instances when there are enough, else training seeds:
+    :func:`tlcore.stats.replicate_unit`, or ``unit``) are split into ``folds`` (default: leave one
+    unit out). Each fold's winner is the protocol of best mean validation accuracy on the *other*
+    folds; its test accuracy on the held-out replicates is paired with scratch (0, 0) and with every
+    full transfer (L, f), f = 0..L (the linear probe and fine-tuning included). The held-out
+    differences of all folds together give one one-sided p-value per alternative (over task
+    instances when they are the units), combined by the intersection-union test (the largest). A
+    cell whose winner is not interior (0 < transfer depth < L) in every fold gets 1. Cells at knob = 0
+    (the source task itself) are reported but not counted; Benjamini-Hochberg at ``q`` runs over the
+    counted cells. Columns: ``knob``, ``n_target``, ``winners`` (one per fold), ``p``, ``counted``,
+    ``adjusted``, ``c2`` (discovered), ``unit``.
     """
-    by = [knob, "n_target"]
     L = int(table.transfer_depth.max())
     alternatives = [(0, 0)] + [(L, f) for f in range(L + 1)]
+    unit = unit or replicate_unit(table)
     rows = []
-    for (value, n), g in table.groupby(by, sort=True):
-        val = g.pivot_table(index="seed", columns=["transfer_depth", "frozen_depth"], values="val_acc")
-        test = g.pivot_table(index="seed", columns=["transfer_depth", "frozen_depth"], values="test_acc")
-        fold = np.arange(len(val)) % folds
-        winners, p_folds = [], []
-        for k in range(folds):
-            means = val[fold != k].mean()
-            best = means.index[int(np.argmax(means.to_numpy()))]
-            winners.append((int(best[0]), int(best[1])))
-            if not 0 < best[0] < L:
-                p_folds.append(1.0)
-                continue
-            held = test[fold == k]
-            p_folds.append(intersection_union([one_sided_p(held[best] - held[a]) for a in alternatives
-                                               if a in held.columns]))
-        rows.append({knob: value, "n_target": n, "winners": winners, "p": max(p_folds), "counted": value != 0})
+    for (value, n), g in table.groupby([knob, "n_target"], sort=True):
+        index = ["task_seed", "seed"] if "task_seed" in g.columns else ["seed"]
+        val = g.pivot_table(index=index, columns=["transfer_depth", "frozen_depth"], values="val_acc")
+        test = g.pivot_table(index=index, columns=["transfer_depth", "frozen_depth"], values="test_acc")
+        units = val.index.get_level_values(unit).to_numpy()
+        clusters = units if unit == "task_seed" else None
+        fitted = _held_out_winners(val, units, folds)
+        winners = [w for _, w in fitted]
+        if all(0 < w[0] < L for w in winners):
+            p_alt = []
+            for a in (a for a in alternatives if a in test.columns):
+                d = np.full(len(test), np.nan)
+                for rows_k, w in fitted:
+                    d[rows_k] = (test[w] - test[a]).to_numpy()[rows_k]
+                p_alt.append(one_sided_p(d, clusters=clusters))
+            p = intersection_union(p_alt)
+        else:
+            p = 1.0
+        rows.append({knob: value, "n_target": n, "winners": winners, "p": p, "counted": value != 0, "unit": unit})
     out = pd.DataFrame(rows)
     out["adjusted"], out["c2"] = np.nan, False
     counted = out.counted.to_numpy()
@@ -103,12 +129,12 @@ def c2_controlled_text(tests: dict[str, pd.DataFrame], q: float = FDR_Q) -> str:
     return "; ".join(parts) + f" at a false discovery rate of {q:g}"
 
 
-def verdict_c2_controlled(tables: dict[str, pd.DataFrame], q: float = FDR_Q) -> Verdict:
+def verdict_c2_controlled(tables: dict[str, pd.DataFrame], q: float = FDR_Q, **options) -> Verdict:
     """C2 from :func:`c2_tests`: the share of a map's counted cells that remain C2 cells with the
     winner cross-fitted, tested against scratch and every full transfer, and the false discovery rate
-    controlled at ``q``. Reproduced when that share reaches ``OFTEN`` in some map, partly when some cell
+    controlled at ``q`` (``options``: the folds and unit of :func:`c2_tests`). Reproduced when that share reaches ``OFTEN`` in some map, partly when some cell
     remains, not reproduced when none does."""
-    tests = {knob: c2_tests(t, knob, q) for knob, t in tables.items()}
+    tests = {knob: c2_tests(t, knob, q, **options) for knob, t in tables.items()}
     share = max(float(t.c2.sum()) / max(1, int(t.counted.sum())) for t in tests.values())
     verdict = claim_word(int(share > 0) + int(share >= OFTEN), 2)
     key = ", ".join(f"{int(t.c2.sum())} of {int(t.counted.sum())} cells ({knob})" for knob, t in tests.items())

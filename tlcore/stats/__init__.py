@@ -5,13 +5,14 @@
 * :mod:`.tables`: the checked input tables the choosers read;
 * :mod:`.choice`: winners chosen on one set of numbers and reported on another;
 * :mod:`.ranks`: tie-aware ranks against a noisy ground truth;
-* :mod:`.crossfit`: winners chosen on one fold of replicates and scored on the other;
+* :mod:`.crossfit`: the replicate units of a table, and winners chosen on one fold of replicates and
+  scored on the other;
 * :mod:`.multiple`: one-sided p-values, the intersection-union test, BH and Holm across cells.
 """
 from .bootstrap import Interval, bootstrap, bootstrap_ci, percentile_interval
 from .choice import (choose_on_validation, cross_fitted_choice, optimality_probability, paired_difference,
                      winner_significance)
-from .crossfit import cross_fitted_winners, fold_of
+from .crossfit import MIN_INSTANCES, cross_fitted_winners, fold_of, replicate_clusters, replicate_unit
 from .multiple import benjamini_hochberg, holm, intersection_union, one_sided_p
 from .kernel import WORDS, Comparison, compare, sem, significant, summary
 from .ranks import tie_aware_ranks, tied_with_best, within_noise
@@ -21,4 +22,5 @@ __all__ = ["paired_difference", "choose_on_validation", "cross_fitted_choice", "
            "winner_significance", "tie_aware_ranks", "tied_with_best", "bootstrap_ci", "bootstrap",
            "percentile_interval", "Interval", "Comparison", "compare", "sem", "significant", "summary", "WORDS",
            "PROTOCOL", "SEED", "ProtocolKey", "within_noise", "benjamini_hochberg", "holm",
-           "intersection_union", "one_sided_p", "cross_fitted_winners", "fold_of"]
+           "intersection_union", "one_sided_p", "cross_fitted_winners", "fold_of",
+           "MIN_INSTANCES", "replicate_unit", "replicate_clusters"]
