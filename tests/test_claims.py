@@ -269,6 +269,28 @@ def test_c1_by_family_fires_at_no_more_than_its_rate_on_a_null():
     assert fired / 40 <= rate + 2 * np.sqrt(rate * (1 - rate) / 40)
 
 
+def test_robustness_recomputes_the_verdict_under_each_alternative_and_leave_out_subset():
+    rng = np.random.default_rng(9)
+    phase = {f"phase_{knob}": _constructed_map(rng, 0.05, n_seeds=2, instances=5, values=(0.0, 0.5, 1.0),
+                                               n_targets=(10, 40)).rename(columns={"teacher_mix": knob})
+             for knob in ("teacher_mix", "feature_mix")}
+    table = claims.robustness("C2", phase, quick=False)
+    assert table.alternative.iloc[0] == "as judged" and table.verdict.iloc[0] == "reproduced"
+    subsets = table[table.kind == "replicates"]
+    assert subsets.alternative.tolist() == [f"without task instance {t}" for t in range(5)]
+    rules = table[table.kind == "rule"].alternative.tolist()
+    assert "false discovery rate 0.05" in rules and not any("x0.1" in r for r in rules)  # that map is absent
+    assert table.same.all()  # a 5-point interior gain over 0.01 noise survives every alternative
+    assert claims.robustness_summary(table).startswith(f"{len(rules)} of {len(rules)} alternative rules")
+    # three instances: leaving one out would change the units, so the seeds within instances are left out
+    three = _constructed_map(rng, 0.0, n_seeds=2, instances=3)
+    assert [n for n, _ in claims.replicate_subsets(three)] == [
+        "without seed 1 of 2 of every instance", "without seed 2 of 2 of every instance"]
+    assert len(claims.replicate_subsets(three)[0][1](three)) == len(three) // 2
+    with pytest.raises(ValueError, match="needs the tables"):
+        claims.robustness("C1", {}, quick=True)
+
+
 def test_within_correlation_is_exact_by_hand_and_calibrated_on_a_null():
     from tlcore.claims.c1_families import within_correlation
 

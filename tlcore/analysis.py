@@ -15,7 +15,7 @@ import pandas as pd
 from scipy import stats
 
 from .selection import UNTRAINED
-from .stats import bootstrap_ci, compare, sem, summary, tie_aware_ranks, tied_with_best, within_noise
+from .stats import bootstrap_ci, compare, replicate_clusters, sem, summary, tie_aware_ranks, tied_with_best, within_noise
 
 __all__ = ["summarise", "selection_summary", "layer_matrix", "probe_curves", "candidate_summary",
            "setting_effect", "tie_aware_quality", "selection_quality", "quality_intervals",
@@ -133,9 +133,11 @@ def selection_quality(table: pd.DataFrame, by: Sequence[str] = ("n_target",), co
     """Tie-aware ranking quality per (``by``, selector, seed) from a source-selection table.
 
     The ground truth of each ``by`` group is every candidate's ``best_acc`` averaged over the seeds
-    (with its SE); each seed's scores are judged against it by :func:`tie_aware_quality`.
+    (with its SE); each seed's scores are judged against it by :func:`tie_aware_quality`. A table with
+    task instances (``task_seed``) has a ground truth per instance (each is its own target task) and
+    keeps the column, so intervals can resample instances.
     """
-    by = list(by)
+    by = list(by) + (["task_seed"] if "task_seed" in table.columns and "task_seed" not in by else [])
     missing = sorted(set(by + ["candidate", "seed", "selector", "score", "best_acc"]) - set(table.columns))
     if missing:
         raise ValueError(f"selection table lacks the column(s) {missing}")
@@ -153,19 +155,23 @@ def selection_quality(table: pd.DataFrame, by: Sequence[str] = ("n_target",), co
 
 def quality_intervals(quality: pd.DataFrame, by: Sequence[str] = ("n_target",), metrics: Sequence[str] = (),
                       n_boot: int = 2000, level: float = 0.95) -> pd.DataFrame:
-    """Mean of each quality metric over seeds with its percentile bootstrap interval (resampling seeds).
+    """Mean of each quality metric over seeds with its percentile bootstrap interval (resampling seeds,
+    or task instances and then seeds within them when the instances are the replicate units).
 
-    One row per (``by``, selector) with ``<metric>``, ``<metric>_low``, ``<metric>_high`` and ``n_seeds``.
+    One row per (``by``, selector) with ``<metric>``, ``<metric>_low``, ``<metric>_high``, ``n_seeds``
+    and ``n_instances``.
     """
     metrics = list(metrics) or [c for c in QUALITY + ["control_rank"] if c in quality.columns]
     rows = []
     for key, g in quality.groupby(list(by) + ["selector"], sort=True):
         key = key if isinstance(key, tuple) else (key,)
         row = dict(zip(list(by) + ["selector"], key))
+        clusters = replicate_clusters(quality, g.seed)
         for metric in metrics:
-            ci = bootstrap_ci(g[metric].to_numpy(float), n_boot=n_boot, level=level)
+            ci = bootstrap_ci(g[metric].to_numpy(float), n_boot=n_boot, level=level, clusters=clusters)
             row.update({metric: ci.estimate, f"{metric}_low": ci.low, f"{metric}_high": ci.high})
         row["n_seeds"] = int(g.seed.nunique())
+        row["n_instances"] = int(g.task_seed.nunique()) if "task_seed" in g.columns else 1
         rows.append(row)
     return pd.DataFrame(rows)
 
@@ -173,16 +179,18 @@ def quality_intervals(quality: pd.DataFrame, by: Sequence[str] = ("n_target",), 
 def paired_quality_difference(quality: pd.DataFrame, a: str, b: str, metric: str = "spearman",
                               n_boot: int = 2000, level: float = 0.95) -> dict:
     """Selector ``a`` minus selector ``b`` on ``metric``, paired per seed (each seed averaged over the
-    table's other groups), with its SE and bootstrap interval; ``side`` is "better", "worse" or "tie"
-    (the interval contains 0)."""
+    table's other groups), with its SE and bootstrap interval (over task instances, then seeds, when
+    the instances are the replicate units); ``side`` is "better", "worse" or "tie" (the interval
+    contains 0)."""
     for name in (a, b):
         if name not in set(quality.selector):
             raise ValueError(f"unknown selector {name!r}; expected one of {sorted(set(quality.selector))}")
     per_seed = quality[quality.selector.isin([a, b])].pivot_table(index="seed", columns="selector", values=metric)
-    d = (per_seed[a] - per_seed[b]).dropna().to_numpy()
-    ci = bootstrap_ci(d, n_boot=n_boot, level=level)
+    d = (per_seed[a] - per_seed[b]).dropna()
+    clusters = replicate_clusters(quality, d.index)
+    ci = bootstrap_ci(d.to_numpy(), n_boot=n_boot, level=level, clusters=clusters)
     side = "better" if ci.low > 0 else "worse" if ci.high < 0 else "tie"
-    return {"difference": ci.estimate, "sem": compare(d).sem, "low": ci.low, "high": ci.high, "n_seeds": len(d),
+    return {"difference": ci.estimate, "sem": compare(d.to_numpy(), clusters=clusters).sem, "low": ci.low, "high": ci.high, "n_seeds": len(d),
             "side": side}
 
 

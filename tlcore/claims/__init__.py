@@ -8,8 +8,9 @@ errors from :mod:`tlcore.stats`; a difference within two standard errors is a ti
 
 Layout: :mod:`.sweeps` (the registered sweeps and their constants), :mod:`.statements` (the claims in
 words and their chapters), :mod:`.verdict` (the verdict record and the one word rule), :mod:`.cells`
-(per-cell readings of a map), one module per claim (:mod:`.c1` ... :mod:`.c4`) and :mod:`.beyond`
-(the profile -> depth predictor, beyond the paper).
+(per-cell readings of a map), one module per claim (:mod:`.c1` ... :mod:`.c4`), :mod:`.robustness`
+(each verdict under the alternatives a reviewer tries) and :mod:`.beyond` (the profile -> depth
+predictor, beyond the paper).
 """
 from __future__ import annotations
 
@@ -24,6 +25,7 @@ from .c3 import verdict_c3
 from .c4 import mnist1d_setting, selection_setting, verdict_c4, verdict_c4_across
 from .cells import family_winners, freeze_or_tune, phase_cells, phase_cells_all_families, verdicts_agree
 from .freezing import FREEZING_STATEMENT, verdict_freezing
+from .robustness import ALTERNATIVES, JUDGES, replicate_subsets, robustness, robustness_summary
 from .statements import CHAPTERS, SHORT, STATEMENTS, SWEEP_CHAPTERS
 from .sweeps import (REPLICATES, REPRESENTATION_SEEDS, replicates, CLAIM_INPUTS, CLAIM_SWEEPS, MNIST_SELECTION_VALUES, N_VAL, PHASE_N_TARGETS, PHASE_VALUES,
                      PROFILE_PROBE, PROFILE_SEEDS, SELECTION_CANDIDATES, SELECTION_MEASURES, SELECTION_N_VAL,
@@ -39,7 +41,8 @@ __all__ = ["REPLICATES", "REPRESENTATION_SEEDS", "replicates", "PHASE_VALUES", "
            "depth_link", "evaluate_predictor", "held_out_predictor", "PROFILE_SEEDS", "PROFILE_PROBE",
            "CLAIM_SWEEPS", "CLAIM_INPUTS", "claim_tables", "verdicts_from", "verdict_agreement", "claim_word",
            "VERDICT_WORDS", "OFTEN", "STATEMENTS", "SHORT", "CHAPTERS", "SWEEP_CHAPTERS", "recovered_table", "least_recovered", "mnist1d_setting", "family_winners", "freezing_sweep", "phase_verdicts",
-           "FDR_Q", "TIE_RULES", "c2_tests", "c2_controlled_text", "C1_ALPHA",
+           "FDR_Q", "TIE_RULES", "ALTERNATIVES", "JUDGES", "replicate_subsets", "robustness", "robustness_summary",
+           "c2_tests", "c2_controlled_text", "C1_ALPHA",
            "c1_by_family", "family_depths", "verdict_c1_by_family", "verdict_c2_controlled",
            "verdict_freezing", "FREEZING_STATEMENT"]
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from ..stats import compare
+from ..stats import compare, replicate_clusters
 from .verdict import Verdict, claim_word
 
 __all__ = ["verdict_c3"]
@@ -18,13 +18,14 @@ def verdict_c3(table: pd.DataFrame, knob: str = "alpha", measure: str = "linear_
     target data falls, from the most similar source to the least, by more than 2 SE (paired by
     seed). (b): for some source, a linear probe on an earlier block of the source network beats the
     last block on the target by more than 2 SE. Reproduced when both hold, partly when one does.
+    The SEs are over task instances when they are the replicate units.
     """
     sim = table[(table.kind == "similarity") & (table.measure == measure) & (table.data == "plenty")]
     last = int(sim.source_block.max())
     diag = sim[(sim.source_block == last) & (sim.target_block == last)].pivot_table(
         index="seed", columns=knob, values="value")
     near, far = diag.columns.min(), diag.columns.max()
-    fall = compare(diag[near], diag[far])
+    fall = compare(diag[near], diag[far], replicate_clusters(table, diag.index))
     drop, drop_sem = fall.mean, fall.sem
     a_holds = fall.word == "higher"
     probes = table[(table.kind == "probe") & (table.network == "source")]
@@ -32,7 +33,7 @@ def verdict_c3(table: pd.DataFrame, knob: str = "alpha", measure: str = "linear_
     for value, g in probes.groupby(knob):
         w = g.pivot_table(index="seed", columns="source_block", values="value")
         for block in w.columns[:-1]:
-            c = compare(w[block], w[w.columns[-1]])
+            c = compare(w[block], w[w.columns[-1]], replicate_clusters(table, w.index))
             gain, gain_sem = c.mean, c.sem
             if best is None or gain - 2 * gain_sem > best[2] - 2 * best[3]:
                 best, best_word = (value, int(block), gain, gain_sem), c.word

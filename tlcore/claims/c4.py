@@ -48,7 +48,7 @@ def verdict_c4(selection: pd.DataFrame, representation_measures=tuple(SELECTION_
     Tie-aware ranking quality (:func:`tlcore.selection.selection_quality`: the ground truth is each
     candidate's mean accuracy over seeds, sources within 2 SE share a rank) in one scoring
     ``setting`` (default ``SELECTION_SETTING``), averaged over target sizes, with 95% bootstrap
-    intervals over seeds. The representation measure of highest mean Spearman is compared with
+    intervals over task instances and then seeds (each instance has its own ground truth). The representation measure of highest mean Spearman is compared with
     the best baseline, paired per seed. Reproduced when its Spearman interval lies above 0 and the
     paired difference to the best baseline is not below 0 (interval); partly when it is only above 0.
     """
@@ -78,7 +78,9 @@ def verdict_c4(selection: pd.DataFrame, representation_measures=tuple(SELECTION_
         not_worse = d["side"] != "worse"
     if control is not None:
         text += f"; the untrained control ranked {r.control_rank:.1f} of {n_cand} by {best_rep}"
-    text += f" (95% bootstrap intervals over {int(r.n_seeds)} seeds)"
+    over = (f"{int(r.n_instances)} target instances, then their {int(r.n_seeds)} seeds" if r.n_instances > 1
+            else f"{int(r.n_seeds)} seeds")
+    text += f" (95% bootstrap intervals over {over})"
     verdict = claim_word(int(above_zero) + int(above_zero and not_worse), 2)
     key = f"Spearman {r.spearman:+.2f} [{r.spearman_low:+.2f}, {r.spearman_high:+.2f}] ({best_rep})"
     return Verdict("C4", verdict, text, numbers, key)

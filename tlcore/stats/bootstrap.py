@@ -43,14 +43,26 @@ def percentile_interval(replicates, level: float = 0.95, axis: int = 0) -> tuple
     return (float(low), float(high)) if np.ndim(low) == 0 else (low, high)
 
 
+def _nested_indices(clusters: np.ndarray, n_boot: int, rng: np.random.Generator) -> list[np.ndarray]:
+    """Row indices of ``n_boot`` two-level resamples: clusters with replacement, then rows within each."""
+    members = [np.flatnonzero(clusters == c) for c in pd.unique(clusters)]
+    out = []
+    for _ in range(n_boot):
+        drawn = [members[i] for i in rng.integers(0, len(members), size=len(members))]
+        out.append(np.concatenate([m[rng.integers(0, len(m), size=len(m))] for m in drawn]))
+    return out
+
+
 def bootstrap_ci(values_by_seed, stat: Callable = np.mean, n_boot: int = 2000, level: float = 0.95,
-                 seed: int = 0) -> Interval:
+                 seed: int = 0, clusters=None) -> Interval:
     """Percentile bootstrap interval of ``stat`` over the entries of axis 0.
 
     ``values_by_seed`` has one entry (a number, or a row of numbers) per replicate along axis 0;
     resamples draw whole rows with replacement, so what a replicate measured stays together (e.g. a
-    rank correlation between per-source accuracies and scores). ``stat`` maps such an array to a
-    number. Resamples whose statistic is not finite (e.g. a correlation of constant values) are dropped.
+    rank correlation between per-source accuracies and scores). ``clusters`` (one label per entry,
+    e.g. its task instance) makes the resampling hierarchical: clusters first, then entries within
+    each drawn cluster. ``stat`` maps such an array to a number. Resamples whose statistic is not
+    finite (e.g. a correlation of constant values) are dropped.
     """
     where = "bootstrap_ci"
     x = np.asarray(values_by_seed)
@@ -58,7 +70,13 @@ def bootstrap_ci(values_by_seed, stat: Callable = np.mean, n_boot: int = 2000, l
         raise ValueError(f"{where}: values_by_seed must have at least one seed along axis 0")
     _check(n_boot, level, where)
     rng = np.random.default_rng(seed)
-    idx = rng.integers(0, len(x), size=(n_boot, len(x)))
+    if clusters is None:
+        idx = rng.integers(0, len(x), size=(n_boot, len(x)))
+    else:
+        clusters = np.asarray(clusters)
+        if len(clusters) != len(x):
+            raise ValueError(f"{where}: {len(clusters)} cluster labels for {len(x)} entries")
+        idx = _nested_indices(clusters, n_boot, rng)
     reps = np.array([float(stat(x[i])) for i in idx])
     low, high = percentile_interval(reps, level)
     return Interval(float(stat(x)), low, high)

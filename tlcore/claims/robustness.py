@@ -1,0 +1,117 @@
+"""What a reviewer tries next: each claim's verdict under the alternatives a re-analysis would choose.
+
+A verdict rests on choices (a tie rule, folds, a false discovery rate, which replicates there are).
+:func:`robustness` recomputes a claim's verdict under each alternative of :data:`ALTERNATIVES` (other
+rules, and the transferred-block learning rate 0.1 where that map exists) and under every
+leave-out subset of the replicates (:func:`replicate_subsets`), and says which give the same verdict.
+The alternatives are declared here, before any table is judged with them.
+"""
+from __future__ import annotations
+
+from typing import Callable
+
+import pandas as pd
+
+from ..stats import MIN_INSTANCES
+from .c1_families import verdict_c1_by_family
+from .c2 import verdict_c2_controlled
+from .c3 import verdict_c3
+from .c4 import mnist1d_setting, verdict_c4, verdict_c4_across
+
+__all__ = ["ALTERNATIVES", "JUDGES", "replicate_subsets", "robustness", "robustness_summary"]
+
+
+def _phase(tables: dict) -> dict:
+    return {knob: tables[f"phase_{knob}"] for knob in ("teacher_mix", "feature_mix")}
+
+
+def _low_lr(tables: dict) -> dict:
+    """The phase maps with the teacher_mix map trained at transferred-block learning rate 0.1."""
+    return {"teacher_mix": tables["phase_teacher_mix_lr0.1"], "feature_mix": tables["phase_feature_mix"]}
+
+
+def _c4(tables: dict, quick: bool):
+    return verdict_c4_across({
+        "the hidden-manifold benchmark": verdict_c4(tables["selection"]),
+        "MNIST-1D with permuted inputs": verdict_c4(tables["selection_mnist1d"], setting=mnist1d_setting(quick))})
+
+
+# claim -> (the sweeps it reads, its verdict as judged: tables, quick -> Verdict)
+JUDGES: dict[str, tuple[list[str], Callable]] = {
+    "C1": (["phase_teacher_mix", "phase_feature_mix"], lambda t, quick: verdict_c1_by_family(_phase(t))),
+    "C2": (["phase_teacher_mix", "phase_feature_mix"], lambda t, quick: verdict_c2_controlled(_phase(t))),
+    "C3": (["representations"], lambda t, quick: verdict_c3(t["representations"])),
+    "C4": (["selection", "selection_mnist1d"], lambda t, quick: _c4(t, quick)),
+}
+
+# claim -> [(alternative, the extra sweeps it needs, tables, quick -> Verdict)]
+ALTERNATIVES: dict[str, list[tuple[str, list[str], Callable]]] = {
+    "C1": [("tie rule: the arg-max alone", [], lambda t, q: verdict_c1_by_family(_phase(t), tie="arg-max")),
+           ("tie rule: the shallowest within noise", [],
+            lambda t, q: verdict_c1_by_family(_phase(t), tie="shallowest")),
+           ("tie rule: the deepest within noise", [], lambda t, q: verdict_c1_by_family(_phase(t), tie="deepest")),
+           ("transferred blocks at learning rate x0.1 (teacher_mix map)", ["phase_teacher_mix_lr0.1"],
+            lambda t, q: verdict_c1_by_family(_low_lr(t)))],
+    "C2": [("two folds instead of leave-one-out", [], lambda t, q: verdict_c2_controlled(_phase(t), folds=2)),
+           ("training seeds as the units (instances ignored)", [],
+            lambda t, q: verdict_c2_controlled(_phase(t), unit="seed")),
+           ("false discovery rate 0.05", [], lambda t, q: verdict_c2_controlled(_phase(t), q=0.05)),
+           ("false discovery rate 0.20", [], lambda t, q: verdict_c2_controlled(_phase(t), q=0.20)),
+           ("transferred blocks at learning rate x0.1 (teacher_mix map)", ["phase_teacher_mix_lr0.1"],
+            lambda t, q: verdict_c2_controlled(_low_lr(t)))],
+    "C3": [("measure: neighbourhood overlap", [],
+            lambda t, q: verdict_c3(t["representations"], measure="neighbourhood_overlap"))],
+    "C4": [],
+}
+
+
+def replicate_subsets(table: pd.DataFrame) -> list[tuple[str, Callable[[pd.DataFrame], pd.DataFrame]]]:
+    """``(name, keep)`` for every leave-out subset of a table's replicates: leave out one task instance
+    when more than :data:`~tlcore.stats.MIN_INSTANCES` remain the units after it, else leave out the
+    k-th training seed of every instance (when the instances have two seeds or more)."""
+    if "task_seed" in table.columns and table.task_seed.nunique() > MIN_INSTANCES:
+        return [(f"without task instance {t}", lambda x, t=t: x[x.task_seed != t])
+                for t in sorted(table.task_seed.unique())]
+    if "task_seed" in table.columns:
+        position = lambda x: x.seed - x.groupby("task_seed").seed.transform("min")  # noqa: E731
+    else:
+        position = lambda x: x.seed - x.seed.min()  # noqa: E731
+    per_instance = int(position(table).max()) + 1
+    if per_instance < 2:
+        return []
+    return [(f"without seed {k + 1} of {per_instance} of every instance", lambda x, k=k: x[position(x) != k])
+            for k in range(per_instance)]
+
+
+def robustness(claim: str, tables: dict[str, pd.DataFrame], quick: bool) -> pd.DataFrame:
+    """The claim's verdict as judged, under each declared alternative whose tables are present, and
+    on every leave-out subset of its replicates. Columns ``alternative``, ``kind`` ("as judged",
+    "rule" or "replicates"), ``verdict``, ``key``, ``same`` (the verdict as judged)."""
+    if claim not in JUDGES:
+        raise ValueError(f"unknown claim {claim!r}; expected one of {sorted(JUDGES)}")
+    needs, judge = JUDGES[claim]
+    missing = sorted(set(needs) - set(tables))
+    if missing:
+        raise ValueError(f"robustness of {claim} needs the tables {missing}")
+    base = judge(tables, quick)
+    rows = [{"alternative": "as judged", "kind": "as judged", "verdict": base.verdict, "key": base.key}]
+    for name, extra, alternative in ALTERNATIVES[claim]:
+        if set(extra) <= set(tables):
+            v = alternative(tables, quick)
+            rows.append({"alternative": name, "kind": "rule", "verdict": v.verdict, "key": v.key})
+    for name, keep in replicate_subsets(tables[needs[0]]):
+        v = judge({n: keep(t) if n in needs else t for n, t in tables.items()}, quick)
+        rows.append({"alternative": name, "kind": "replicates", "verdict": v.verdict, "key": v.key})
+    out = pd.DataFrame(rows)
+    out["same"] = out.verdict == base.verdict
+    return out
+
+
+def robustness_summary(table: pd.DataFrame) -> str:
+    """One phrase: how many alternatives and leave-out subsets give the verdict as judged."""
+    parts = []
+    for kind, what in (("rule", "alternative rules"), ("replicates", "leave-out subsets of the replicates")):
+        rows = table[table.kind == kind]
+        if len(rows):
+            parts.append(f"{int(rows.same.sum())} of {len(rows)} {what}")
+    return " and ".join(parts) + " give the same verdict" if parts else "no alternative was tried"
