@@ -25,15 +25,15 @@ from .c3 import verdict_c3
 from .c4 import mnist1d_setting, selection_setting, verdict_c4, verdict_c4_across
 from .cells import family_winners, freeze_or_tune, phase_cells, phase_cells_all_families, verdicts_agree
 from .freezing import FREEZING_STATEMENT, verdict_freezing
-from .robustness import ALTERNATIVES, JUDGES, replicate_subsets, robustness, robustness_summary
+from .robustness import ALTERNATIVES, JUDGES, replicate_subsets, robustness, robustness_summary, robustness_table
 from .statements import CHAPTERS, SHORT, STATEMENTS, SWEEP_CHAPTERS
-from .sweeps import (REPLICATES, REPRESENTATION_SEEDS, replicates, CLAIM_INPUTS, CLAIM_SWEEPS, MNIST_SELECTION_VALUES, N_VAL, PHASE_N_TARGETS, PHASE_VALUES,
+from .sweeps import (REPLICATES, REPRESENTATION_SEEDS, describe_replicates, replicates, CLAIM_INPUTS, CLAIM_SWEEPS, MNIST_SELECTION_VALUES, N_VAL, PHASE_N_TARGETS, PHASE_VALUES,
                      PROFILE_PROBE, PROFILE_SEEDS, SELECTION_CANDIDATES, SELECTION_MEASURES, SELECTION_N_VAL,
                      SELECTION_SETTING, claim_tables, mnist1d_selection, phase_sweep, profile_sweep,
                      representation_sweep, selection_sweep, freezing_sweep)
 from .verdict import VERDICT_WORDS, Verdict, claim_word, verdict_agreement
 
-__all__ = ["REPLICATES", "REPRESENTATION_SEEDS", "replicates", "PHASE_VALUES", "PHASE_N_TARGETS", "N_VAL", "Verdict", "phase_sweep", "phase_cells",
+__all__ = ["REPLICATES", "REPRESENTATION_SEEDS", "describe_replicates", "replicates", "PHASE_VALUES", "PHASE_N_TARGETS", "N_VAL", "Verdict", "phase_sweep", "phase_cells",
            "verdict_c1", "verdict_c2", "verdict_c3", "verdict_c4", "representation_sweep", "phase_cells_all_families",
            "freeze_or_tune", "verdicts_agree", "selection_sweep", "SELECTION_MEASURES", "all_verdicts",
            "SELECTION_CANDIDATES", "SELECTION_SETTING", "SELECTION_N_VAL", "MNIST_SELECTION_VALUES",
@@ -41,7 +41,7 @@ __all__ = ["REPLICATES", "REPRESENTATION_SEEDS", "replicates", "PHASE_VALUES", "
            "depth_link", "evaluate_predictor", "held_out_predictor", "PROFILE_SEEDS", "PROFILE_PROBE",
            "CLAIM_SWEEPS", "CLAIM_INPUTS", "claim_tables", "verdicts_from", "verdict_agreement", "claim_word",
            "VERDICT_WORDS", "OFTEN", "STATEMENTS", "SHORT", "CHAPTERS", "SWEEP_CHAPTERS", "recovered_table", "least_recovered", "mnist1d_setting", "family_winners", "freezing_sweep", "phase_verdicts",
-           "FDR_Q", "TIE_RULES", "ALTERNATIVES", "JUDGES", "replicate_subsets", "robustness", "robustness_summary",
+           "FDR_Q", "TIE_RULES", "ALTERNATIVES", "JUDGES", "replicate_subsets", "robustness", "robustness_summary", "robustness_table",
            "c2_tests", "c2_controlled_text", "C1_ALPHA",
            "c1_by_family", "family_depths", "verdict_c1_by_family", "verdict_c2_controlled",
            "verdict_freezing", "FREEZING_STATEMENT"]

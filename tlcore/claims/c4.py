@@ -78,8 +78,8 @@ def verdict_c4(selection: pd.DataFrame, representation_measures=tuple(SELECTION_
         not_worse = d["side"] != "worse"
     if control is not None:
         text += f"; the untrained control ranked {r.control_rank:.1f} of {n_cand} by {best_rep}"
-    over = (f"{int(r.n_instances)} target instances, then their {int(r.n_seeds)} seeds" if r.n_instances > 1
-            else f"{int(r.n_seeds)} seeds")
+    over = (f"{int(r.n_instances)} target instances, then the seeds within them ({int(r.n_seeds)} in all)"
+            if r.n_instances > 1 else f"{int(r.n_seeds)} seeds")
     text += f" (95% bootstrap intervals over {over})"
     verdict = claim_word(int(above_zero) + int(above_zero and not_worse), 2)
     key = f"Spearman {r.spearman:+.2f} [{r.spearman_low:+.2f}, {r.spearman_high:+.2f}] ({best_rep})"

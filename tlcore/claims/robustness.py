@@ -18,7 +18,7 @@ from .c2 import verdict_c2_controlled
 from .c3 import verdict_c3
 from .c4 import mnist1d_setting, verdict_c4, verdict_c4_across
 
-__all__ = ["ALTERNATIVES", "JUDGES", "replicate_subsets", "robustness", "robustness_summary"]
+__all__ = ["ALTERNATIVES", "JUDGES", "replicate_subsets", "robustness", "robustness_summary", "robustness_table"]
 
 
 def _phase(tables: dict) -> dict:
@@ -115,3 +115,20 @@ def robustness_summary(table: pd.DataFrame) -> str:
         if len(rows):
             parts.append(f"{int(rows.same.sum())} of {len(rows)} {what}")
     return " and ".join(parts) + " give the same verdict" if parts else "no alternative was tried"
+
+
+def robustness_table(claim: str, quick_tables: dict, paper_tables: dict | None) -> pd.DataFrame:
+    """:func:`robustness` in quick mode and at paper scale side by side, one row per alternative
+    (an alternative one scale cannot try, such as a leave-out subset of its own design, is None on
+    the other). Columns ``alternative``, ``quick``, ``quick key``, ``paper``, ``paper key``."""
+    parts = {"quick": robustness(claim, quick_tables, quick=True)}
+    if paper_tables is not None:
+        parts["paper"] = robustness(claim, paper_tables, quick=False)
+    out = None
+    for scale, t in parts.items():
+        t = t[["alternative", "verdict", "key"]].rename(columns={"verdict": scale, "key": f"{scale} key"})
+        out = t if out is None else out.merge(t, on="alternative", how="outer", sort=False)
+    if "paper" not in parts:
+        out["paper"], out["paper key"] = None, None
+    order = {name: i for i, name in enumerate(pd.concat([p.alternative for p in parts.values()]).drop_duplicates())}
+    return out.sort_values("alternative", key=lambda s: s.map(order)).reset_index(drop=True)

@@ -11,7 +11,7 @@ from ..presets import sizes
 from ..sweep import default_cache_dir, instance_seeds, run_replicated
 from ..transfer import all_protocols, candidate_protocols
 
-__all__ = ["REPLICATES", "replicates", "PHASE_VALUES", "PHASE_N_TARGETS", "N_VAL", "phase_sweep", "representation_sweep", "SELECTION_MEASURES",
+__all__ = ["REPLICATES", "replicates", "describe_replicates", "PHASE_VALUES", "PHASE_N_TARGETS", "N_VAL", "phase_sweep", "representation_sweep", "SELECTION_MEASURES",
            "SELECTION_CANDIDATES", "SELECTION_SETTING", "SELECTION_N_VAL", "MNIST_SELECTION_VALUES",
            "selection_sweep", "mnist1d_selection", "freezing_sweep", "REPRESENTATION_SEEDS", "PROFILE_SEEDS", "PROFILE_PROBE", "profile_sweep",
            "CLAIM_SWEEPS", "CLAIM_INPUTS", "claim_tables"]
@@ -26,6 +26,16 @@ def replicates(quick: bool, instances: int | None = None, seeds: int | None = No
     """``(instances, seeds per instance)``: the scale's :data:`REPLICATES` where an argument is None."""
     default = REPLICATES["quick" if quick else "paper"]
     return (default[0] if instances is None else instances, default[1] if seeds is None else seeds)
+
+
+def describe_replicates(table: pd.DataFrame) -> str:
+    """A table's replicates in words, for a chapter: "6 replicates (3 task instances of 2 seeds)"."""
+    per_instance = table.groupby("task_seed").seed.nunique() if "task_seed" in table.columns else None
+    if per_instance is None or len(per_instance) == 1:
+        return f"{table.seed.nunique()} seeds"
+    seeds = (f"{per_instance.iloc[0]} seeds" if per_instance.nunique() == 1
+             else f"{per_instance.min()} to {per_instance.max()} seeds")
+    return f"{table.seed.nunique()} replicates ({len(per_instance)} task instances of {seeds})"
 
 
 # The phase diagram of the transfer-depth chapter: 6 similarities x 6 target sizes.
