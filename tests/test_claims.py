@@ -232,6 +232,23 @@ def test_c2_tests_find_a_clear_interior_winner_and_skip_the_source_row():
     assert (t.unit == "task_seed").all() and all(len(w) == 5 for w in t.winners) and t[t.counted].c2.all()
 
 
+def test_cross_fitted_cells_agree_on_a_clear_winner_and_measure_its_gain_on_held_out_instances():
+    t = _constructed_map(np.random.default_rng(10), 0.05, n_seeds=2, instances=5, values=(0.5,), n_targets=(10,))
+    c = claims.phase_cells(t, "teacher_mix").iloc[0]
+    assert (c.best_transfer_depth, c.best_frozen_depth) == (1, 0) and c.cf_agree == c.cf_folds == 5
+    assert c.cf_scratch_margin == pytest.approx(0.05, abs=0.01) and c.cf_scratch_sem < 0.01
+    # equal protocols: the held-out margin of the folds' winners is centred on 0 (no winner's luck),
+    # while the same-set margin of the validation winner over scratch is not
+    rng = np.random.default_rng(11)
+    held, naive = [], []
+    for _ in range(30):
+        c = claims.phase_cells(_constructed_map(rng, 0.0, n_seeds=2, instances=5, values=(0.5,), n_targets=(10,),
+                                                noise=0.01, instance_sd=0.01), "teacher_mix").iloc[0]
+        held.append(c.cf_scratch_margin)
+        naive.append(c.scratch_margin)
+    assert abs(np.mean(held)) < 2 * np.std(held) / np.sqrt(30) + 1e-3 and np.mean(naive) > np.mean(held)
+
+
 def test_c2_tests_fire_at_no_more_than_q_when_protocols_are_equal():
     rng = np.random.default_rng(1)
     fired = sum(claims.c2_tests(_constructed_map(rng, 0.0, values=(0.5, 1.0), n_targets=(10, 20, 40)),

@@ -5,6 +5,7 @@ import subprocess
 import sys
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from tlcore import claims, paper
@@ -36,9 +37,22 @@ def test_every_claim_sweep_is_shipped_and_matches_its_provenance():
             if "width" in params:
                 family = params["family"]
                 assert params["width"] == sizes(False, family)["width"], (name, family)
-    assert paper.parameters("representations")["seeds"] == list(range(5))  # the chapter's default
+    instances, _ = claims.replicates(False)
+    for name, entry in record["tables"].items():  # the scale's replicates, each instance with seeds of its own
+        task_seeds = sorted({cell["config"]["params"]["task_seed"] for cell in entry["cells"]})
+        assert task_seeds == list(range(instances)), (name, task_seeds)
     total = sum(p.stat().st_size for p in paper.results_dir().iterdir())
     assert total < 10e6, f"the shipped results take {total / 1e6:.1f} MB"
+
+
+def test_every_shipped_cell_has_at_least_five_task_instances_in_its_parquet_file():
+    """Read from the data, not the record: every group of a shipped table's grid (knob value, target
+    size) holds at least five task instances, and every seed id belongs to one instance."""
+    for name, table in paper.shipped_tables().items():
+        grid = [c for c in ("alpha", "teacher_mix", "feature_mix", "input_shift", "n_target") if c in table.columns]
+        per_group = table.groupby(grid).task_seed.nunique() if grid else pd.Series([table.task_seed.nunique()])
+        assert per_group.min() >= 5, (name, per_group.min())
+        assert table.groupby("seed").task_seed.nunique().max() == 1, name
 
 
 def test_paper_scale_verdicts_come_from_the_shipped_tables():

@@ -90,14 +90,16 @@ def plot_depth_curves(table: pd.DataFrame, title: str = "", ax=None, ylim=None, 
 
 
 def plot_phase_diagram(cells: pd.DataFrame, knob: str, n_blocks: int, title: str = "", ax=None,
-                       colour: str = "transfer_depth"):
+                       colour: str = "transfer_depth", outline: str = "c2"):
     """The optimal protocol over ``knob`` x ``n_target`` from :func:`tlcore.claims.phase_cells`.
 
     Colour: the validation-chosen transfer depth (or, with ``colour="frozen_depth"``, the frozen
     depth: the one that varies within the defrosting family) on a fixed 0..L scale (the same in
-    every frame of a slider). Text: the protocol and the bootstrap probability that it is optimal. Hatched: the
-    winner does not beat the runner-up by two standard errors (a tie). Outlined: a C2 cell (an
-    interior protocol beating scratch, (L, L) and (L, 0) by two standard errors each).
+    every frame of a slider). Text: the protocol and, where the cells have them (:func:`tlcore.claims.phase_cells`),
+    how many held-out folds (one per task instance) choose the same winner, else the bootstrap
+    probability that it is optimal. Hatched: the winner does not beat the runner-up by two standard
+    errors (a tie). Outlined: the cells whose ``outline`` column is true (default ``c2``, the per-cell
+    C2 rule; a chapter can pass the error-controlled discoveries).
     """
     from matplotlib.colors import BoundaryNorm
     from matplotlib.patches import Rectangle
@@ -118,12 +120,13 @@ def plot_phase_diagram(cells: pd.DataFrame, knob: str, n_blocks: int, title: str
         i, j = rows.index(cell.n_target), cols.index(getattr(cell, knob))
         shade = cmap(norm(getattr(cell, shown)))
         ink = "black" if 0.299 * shade[0] + 0.587 * shade[1] + 0.114 * shade[2] > 0.5 else "white"
-        ax.text(j, i, f"({cell.best_transfer_depth},{cell.best_frozen_depth})\np={cell.p_optimal:.2f}",
+        sure = (f"{cell.cf_agree}/{cell.cf_folds}" if hasattr(cell, "cf_agree") else f"p={cell.p_optimal:.2f}")
+        ax.text(j, i, f"({cell.best_transfer_depth},{cell.best_frozen_depth})\n{sure}",
                 ha="center", va="center", color=ink, fontsize=8.5, fontweight="bold")
         if not cell.significant:  # hatching in the text's colour, so it shows on yellow as on purple
             ax.add_patch(Rectangle((j - 0.5, i - 0.5), 1, 1, fill=False, hatch="//", linewidth=0,
                                    edgecolor=(0, 0, 0, 0.35) if ink == "black" else (1, 1, 1, 0.5)))
-        if getattr(cell, "c2", False):
+        if getattr(cell, outline, False):
             ax.add_patch(Rectangle((j - 0.47, i - 0.47), 0.94, 0.94, fill=False, edgecolor="red", linewidth=2))
     ax.set_xticks(range(len(cols)), [f"{v:g}" for v in cols])
     ax.set_yticks(range(len(rows)), [str(v) for v in rows])

@@ -5,6 +5,7 @@ import numpy as np
 import pandas as pd
 
 from ..stats import benjamini_hochberg, intersection_union, one_sided_p, replicate_unit
+from .cells import held_out_winners
 from .verdict import Verdict, claim_word
 
 __all__ = ["verdict_c2", "OFTEN", "FDR_Q", "c2_tests", "c2_controlled_text", "verdict_c2_controlled"]
@@ -51,26 +52,6 @@ def verdict_c2(cells: dict[str, pd.DataFrame]) -> Verdict:
 FDR_Q = 0.10  # the false discovery rate at which a map's C2 cells are controlled, fixed before any map was judged
 
 
-def _held_out_winners(val: pd.DataFrame, units: np.ndarray, folds) -> list[tuple[np.ndarray, tuple]]:
-    """``(held-out rows, winner)`` per fold: the winner has the best mean validation accuracy on the
-    other folds' rows (first maximum in sorted protocol order). ``folds``: ``"leave-one-out"`` (one
-    fold per replicate unit) or a number of round-robin folds of the units."""
-    ordered = sorted(set(units))
-    if folds == "leave-one-out":
-        fold = {u: i for i, u in enumerate(ordered)}
-    elif isinstance(folds, int) and not isinstance(folds, bool) and 2 <= folds <= len(ordered):
-        fold = {u: i % folds for i, u in enumerate(ordered)}
-    else:
-        raise ValueError(f"folds={folds!r}; expected 'leave-one-out' or 2..{len(ordered)} (the replicate units)")
-    labels = np.array([fold[u] for u in units])
-    out = []
-    for k in sorted(set(labels)):
-        means = val[labels != k].mean()
-        best = means.index[int(np.argmax(means.to_numpy()))]
-        out.append((labels == k, (int(best[0]), int(best[1]))))
-    return out
-
-
 def c2_tests(table: pd.DataFrame, knob: str, q: float = FDR_Q, folds="leave-one-out",
              unit: str | None = None) -> pd.DataFrame:
     """C2 cell by cell with the winner's luck removed and the error rate controlled across the map.
@@ -97,7 +78,7 @@ def c2_tests(table: pd.DataFrame, knob: str, q: float = FDR_Q, folds="leave-one-
         test = g.pivot_table(index=index, columns=["transfer_depth", "frozen_depth"], values="test_acc")
         units = val.index.get_level_values(unit).to_numpy()
         clusters = units if unit == "task_seed" else None
-        fitted = _held_out_winners(val, units, folds)
+        fitted = held_out_winners(val, units, folds)
         winners = [w for _, w in fitted]
         if all(0 < w[0] < L for w in winners):
             p_alt = []

@@ -4,10 +4,11 @@ from __future__ import annotations
 import pandas as pd
 import numpy as np
 
-from ..stats import optimality_probability, paired_difference, winner_significance, choose_on_validation
+from ..stats import (choose_on_validation, compare, optimality_probability, paired_difference, replicate_unit,
+                     winner_significance)
 from ..transfer import PROTOCOL_FAMILIES
 
-__all__ = ["phase_cells", "phase_cells_all_families", "freeze_or_tune", "family_winners", "verdicts_agree", "val_array", "curve_array"]
+__all__ = ["held_out_winners", "cross_fitted_cells", "phase_cells", "phase_cells_all_families", "freeze_or_tune", "family_winners", "verdicts_agree", "val_array", "curve_array"]
 
 
 def val_array(table: pd.DataFrame, knob: str) -> tuple[pd.Index, np.ndarray, np.ndarray]:
@@ -31,6 +32,59 @@ def curve_array(profiles: pd.DataFrame, knob: str, measure: str, curve: str) -> 
     return wide.index, wide.to_numpy().reshape(len(wide), len(seeds), len(blocks))
 
 
+def held_out_winners(val: pd.DataFrame, units: np.ndarray, folds="leave-one-out") -> list[tuple[np.ndarray, tuple]]:
+    """``(held-out rows, winner)`` per fold of the replicate ``units`` (one label per row of ``val``, a
+    replicates x protocols table of validation accuracies): the winner has the best mean validation accuracy on the
+    other folds' rows (first maximum in sorted protocol order). ``folds``: ``"leave-one-out"`` (one
+    fold per replicate unit) or a number of round-robin folds of the units."""
+    ordered = sorted(set(units))
+    if folds == "leave-one-out":
+        fold = {u: i for i, u in enumerate(ordered)}
+    elif isinstance(folds, int) and not isinstance(folds, bool) and 2 <= folds <= len(ordered):
+        fold = {u: i % folds for i, u in enumerate(ordered)}
+    else:
+        raise ValueError(f"folds={folds!r}; expected 'leave-one-out' or 2..{len(ordered)} (the replicate units)")
+    labels = np.array([fold[u] for u in units])
+    out = []
+    for k in sorted(set(labels)):
+        means = val[labels != k].mean()
+        best = means.index[int(np.argmax(means.to_numpy()))]
+        out.append((labels == k, (int(best[0]), int(best[1]))))
+    return out
+
+
+def cross_fitted_cells(table: pd.DataFrame, knob: str, family: str | None = None) -> pd.DataFrame:
+    """Per cell, the winner's luck removed: leave one replicate unit out (task instances when there are
+    enough, :func:`tlcore.stats.replicate_unit`), choose the best protocol on the other units'
+    validation scores, score it on the held-out unit's test scores.
+
+    Columns ``knob``, ``n_target``, ``cf_winners`` (one per fold), ``cf_folds``; and for ``scratch``
+    (0, 0), ``standard`` (L, L) and ``fine_tune`` (L, 0): ``cf_<name>_margin`` and ``cf_<name>_sem``,
+    the held-out test-accuracy difference of the folds' winners over that protocol, mean and SE over
+    the units (task instances, or seeds with a single instance)."""
+    L = int(table.transfer_depth.max())
+    unit = replicate_unit(table)
+    keep = None if family is None else PROTOCOL_FAMILIES[family]
+    others = {"scratch": (0, 0), "standard": (L, L), "fine_tune": (L, 0)}
+    rows = []
+    for (value, n), g in table.groupby([knob, "n_target"], sort=True):
+        index = ["task_seed", "seed"] if "task_seed" in g.columns else ["seed"]
+        val = g.pivot_table(index=index, columns=["transfer_depth", "frozen_depth"], values="val_acc")
+        test = g.pivot_table(index=index, columns=["transfer_depth", "frozen_depth"], values="test_acc")
+        candidates = [c for c in val.columns if keep is None or keep(c[0], c[1], L)]
+        units = val.index.get_level_values(unit).to_numpy()
+        fitted = held_out_winners(val[candidates], units)
+        row = {knob: value, "n_target": n, "cf_winners": [w for _, w in fitted], "cf_folds": len(fitted)}
+        for name, other in others.items():
+            d = np.full(len(test), np.nan)
+            for rows_k, w in fitted:
+                d[rows_k] = (test[w] - test[other]).to_numpy()[rows_k]
+            c = compare(d, clusters=units if unit == "task_seed" else None)
+            row[f"cf_{name}_margin"], row[f"cf_{name}_sem"] = c.mean, c.sem
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
 def phase_cells(table: pd.DataFrame, knob: str, family: str | None = None, n_boot: int = 500) -> pd.DataFrame:
     """One row per (knob value, n_target): the validation-chosen protocol and how sure we are of it.
 
@@ -39,7 +93,9 @@ def phase_cells(table: pd.DataFrame, knob: str, family: str | None = None, n_boo
     the runner-up, scratch and the standard recipe (L, L)) plus ``fine_tune_margin``/``_sem``/
     ``_significant`` (over full fine-tuning (L, 0)), ``p_optimal`` (bootstrap probability that the
     winner is the best on validation), ``interior`` (0 < transfer depth < L) and ``c2`` (an interior
-    winner that beats scratch, (L, L) and (L, 0) by more than two standard errors each).
+    winner that beats scratch, (L, L) and (L, 0) by more than two standard errors each); and the
+    columns of :func:`cross_fitted_cells` with ``cf_agree``, the number of held-out folds whose
+    winner is the cell's winner.
     """
     by = [knob, "n_target"]
     L = int(table.transfer_depth.max())
@@ -62,6 +118,9 @@ def phase_cells(table: pd.DataFrame, knob: str, family: str | None = None, n_boo
     cells["interior"] = (cells.best_transfer_depth > 0) & (cells.best_transfer_depth < L)
     beats = [(cells[f"{m}_margin"] > 0) & cells[f"{m}_significant"] for m in ("scratch", "standard", "fine_tune")]
     cells["c2"] = cells.interior & beats[0] & beats[1] & beats[2]
+    cells = cells.merge(cross_fitted_cells(table, knob, family), on=by, how="left")
+    cells["cf_agree"] = [sum(w == (r.best_transfer_depth, r.best_frozen_depth) for w in r.cf_winners)
+                         for r in cells.itertuples()]
     return cells
 
 
