@@ -4,8 +4,8 @@ from __future__ import annotations
 import pandas as pd
 import numpy as np
 
-from ..stats import (choose_on_validation, compare, optimality_probability, paired_difference, replicate_unit,
-                     winner_significance)
+from ..stats import (choose_on_validation, compare, optimality_probability, paired_difference, replicate_clusters,
+                     replicate_unit, winner_significance)
 from ..transfer import PROTOCOL_FAMILIES
 
 __all__ = ["held_out_winners", "cross_fitted_cells", "phase_cells", "phase_cells_all_families", "freeze_or_tune", "family_winners", "verdicts_agree", "val_array", "curve_array"]
@@ -143,7 +143,8 @@ def freeze_or_tune(table: pd.DataFrame, knob: str) -> pd.DataFrame:
     """Per cell: the best fine-tuned ``(l, 0)`` against the best frozen ``(l, l)`` protocol (l >= 1).
 
     Each is chosen on validation within its family; their paired test-set difference (tuned minus
-    frozen) with its SE gives ``verdict``: ``"fine-tune"`` or ``"freeze"`` beyond 2 SE, else ``"tie"``.
+    frozen) with its SE (over task instances when they are the replicate units) gives ``verdict``:
+    ``"fine-tune"`` or ``"freeze"`` beyond 2 SE, else ``"tie"``.
     """
     by = [knob, "n_target"]
     tuned = choose_on_validation(table, by, candidates=lambda t, f: t > 0 and f == 0)
@@ -151,12 +152,14 @@ def freeze_or_tune(table: pd.DataFrame, knob: str) -> pd.DataFrame:
     rows = []
     for a, b in zip(tuned.itertuples(), frozen.itertuples()):
         group = table[(table[knob] == getattr(a, knob)) & (table.n_target == a.n_target)]
-        d = paired_difference(group, (a.best_transfer_depth, a.best_frozen_depth),
-                              (b.best_transfer_depth, b.best_frozen_depth)).iloc[0]
-        verdict = ("tie" if not d.significant else "fine-tune" if d.mean_diff > 0 else "freeze")
+        test = group.pivot_table(index="seed", columns=["transfer_depth", "frozen_depth"], values="test_acc")
+        d = compare(test[(a.best_transfer_depth, a.best_frozen_depth)], test[(b.best_transfer_depth,
+                                                                               b.best_frozen_depth)],
+                    replicate_clusters(table, test.index))
+        verdict = {"higher": "fine-tune", "lower": "freeze", "tie": "tie"}[d.word]
         rows.append({knob: getattr(a, knob), "n_target": a.n_target,
                      "tuned_depth": int(a.best_transfer_depth), "frozen_depth": int(b.best_transfer_depth),
-                     "difference": float(d.mean_diff), "sem": float(d.diff_sem), "verdict": verdict})
+                     "difference": float(d.mean), "sem": float(d.sem), "verdict": verdict})
     return pd.DataFrame(rows)
 
 
