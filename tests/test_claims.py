@@ -308,6 +308,30 @@ def test_robustness_recomputes_the_verdict_under_each_alternative_and_leave_out_
         claims.robustness("C1", {}, quick=True)
 
 
+def _representation_table(rng, probe_gain, instances=3, seeds=2, alphas=(0.0, 1.2), blocks=3):
+    rows = []
+    for t in range(instances):
+        for k in range(seeds):
+            seed = t * seeds + k
+            for a in alphas:
+                rows.append({"kind": "similarity", "measure": "linear_cka", "data": "plenty", "network": "source",
+                             "seed": seed, "task_seed": t, "source_block": blocks, "target_block": blocks,
+                             "value": 0.9 - 0.5 * a + rng.normal(0, 0.01), "alpha": a})
+                for b in range(1, blocks + 1):
+                    gain = probe_gain if b == 1 else 0.0
+                    rows.append({"kind": "probe", "measure": "linear_probe", "data": "", "network": "source",
+                                 "seed": seed, "task_seed": t, "source_block": b, "target_block": np.nan,
+                                 "value": 0.6 + gain + rng.normal(0, 0.01), "alpha": a})
+    return pd.DataFrame(rows)
+
+
+def test_c3_part_b_is_holm_controlled_over_sources_and_blocks():
+    rng = np.random.default_rng(12)
+    assert claims.verdict_c3(_representation_table(rng, 0.1)).verdict == "reproduced"
+    fired = sum(claims.verdict_c3(_representation_table(rng, 0.0)).verdict == "reproduced" for _ in range(40))
+    assert fired / 40 <= claims.C3_ALPHA + 2 * np.sqrt(claims.C3_ALPHA * (1 - claims.C3_ALPHA) / 40)
+
+
 def test_within_correlation_is_exact_by_hand_and_calibrated_on_a_null():
     from tlcore.claims.c1_families import within_correlation
 
