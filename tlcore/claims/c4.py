@@ -10,7 +10,9 @@ from ..transferability import BASELINES
 from .sweeps import SELECTION_MEASURES, SELECTION_SETTING
 from .verdict import Verdict, claim_word
 
-__all__ = ["selection_setting", "verdict_c4", "verdict_c4_across", "mnist1d_setting"]
+__all__ = ["selection_setting", "verdict_c4", "verdict_c4_across", "mnist1d_setting", "C4_ALPHA"]
+
+C4_ALPHA = 0.05  # the verdict's error rate for "better than chance", Bonferroni-split over the measures compared
 
 
 def mnist1d_setting(quick: bool) -> dict:
@@ -49,7 +51,9 @@ def verdict_c4(selection: pd.DataFrame, representation_measures=tuple(SELECTION_
     candidate's mean accuracy over seeds, sources within 2 SE share a rank) in one scoring
     ``setting`` (default ``SELECTION_SETTING``), averaged over target sizes, with 95% bootstrap
     intervals over task instances and then seeds (each instance has its own ground truth). The representation measure of highest mean Spearman is compared with
-    the best baseline, paired per seed. Reproduced when its Spearman interval lies above 0 and the
+    the best baseline, paired per seed. Because that measure is the best of several, its interval for
+    the verdict is at level ``1 - C4_ALPHA / (number of measures)`` (Bonferroni). Reproduced when
+    that Spearman interval lies above 0 and the
     paired difference to the best baseline is not below 0 (interval); partly when it is only above 0.
     """
     rows = selection_setting(selection, setting)
@@ -61,10 +65,15 @@ def verdict_c4(selection: pd.DataFrame, representation_measures=tuple(SELECTION_
     base = ci.loc[[b for b in baselines if b in ci.index]]
     best_rep = reps.spearman.idxmax()
     r = reps.loc[best_rep]
-    above_zero = r.spearman_low > 0
+    # the best of len(reps) measures is picked after looking: its interval for the verdict is Bonferroni's
+    level = 1 - C4_ALPHA / len(reps)
+    strict = quality_intervals(per_seed[per_seed.selector == best_rep].assign(all=0), by=["all"], metrics=["spearman"],
+                               n_boot=n_boot, level=level).iloc[0]
+    above_zero = strict.spearman_low > 0
     n_cand = rows.candidate.nunique()
-    text = (f"{best_rep}: Spearman {r.spearman:+.2f} [{r.spearman_low:+.2f}, {r.spearman_high:+.2f}], "
-            f"top-1 {r.top1_hit:.2f}, regret {r.regret:.3f}")
+    text = (f"{best_rep}: Spearman {r.spearman:+.2f} [{r.spearman_low:+.2f}, {r.spearman_high:+.2f}] "
+            f"({100 * level:.1f}% interval, Bonferroni over the {len(reps)} measures: [{strict.spearman_low:+.2f}, "
+            f"{strict.spearman_high:+.2f}]), top-1 {r.top1_hit:.2f}, regret {r.regret:.3f}")
     numbers = {"intervals": ci, "quality": quality, "best_measure": best_rep}
     not_worse = True
     if len(base):
