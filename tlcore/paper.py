@@ -3,7 +3,7 @@
 :func:`make_results` runs every sweep of :data:`tlcore.claims.CLAIM_SWEEPS` at paper sizes
 (``quick=False``) through the sweep cache, so a stopped run resumes at the first unfinished cell,
 and writes one Parquet table per sweep and ``provenance.json`` to ``results/paper``: the command,
-date, machine, package versions and code fingerprint, and for each table its checksum, rows and
+date, machine, package versions, and for each table its code fingerprint, checksum, rows and
 compute time, and the exact configuration of every cell in it. Chapters read the tables with
 :func:`shipped` (checked against their checksums) and :func:`paper_verdicts`; :func:`recompute_cell`
 and :func:`compare_cell` let anyone re-run one shipped cell and check it against the file.
@@ -154,7 +154,7 @@ def make_results(folder=None, names=None, device: str = "auto", command: str | N
         write_atomic(folder / f"{name}.parquet", data)
         seconds = [c["seconds"] for c in cells]
         tables[name] = {"file": f"{name}.parquet", "sha256": hashlib.sha256(data).hexdigest(), "rows": len(table),
-                        "columns": list(table.columns), "experiment": experiment,
+                        "columns": list(table.columns), "experiment": experiment, "code": code_fingerprint(),
                         "compute_seconds": None if None in seconds else round(sum(seconds), 1),
                         "cells": cells}
         record = {"format": _FORMAT, "command": command or " ".join(sys.argv),
@@ -227,9 +227,10 @@ def check_provenance(folder=None) -> list[str]:
         if sum(c["rows"] for c in entry["cells"]) != entry["rows"]:
             problems.append(f"{name}: its cells' rows do not add up to the table's")
         for cell in entry["cells"]:
-            if cell["config"].get("code") != record["code"]:
+            code = entry.get("code", record["code"])  # per table since a run may be resumed by newer code
+            if cell["config"].get("code") != code:
                 problems.append(f"{name}: cell {cell['key']} was computed by other code "
-                                f"({cell['config'].get('code')}, the record says {record['code']})")
+                                f"({cell['config'].get('code')}, the record says {code})")
     return problems
 
 
@@ -314,8 +315,10 @@ def describe(folder=None, families=None) -> str | None:
     took = "" if seconds is None else f" ({seconds / 60:.0f} minutes of computing for all the shipped sweeps)"
     machine = record["machine"]
     where = machine["gpu"] or f"{machine['processor']} with {machine['cpus']} CPU cores"
+    codes = list(dict.fromkeys(e.get("code", record["code"]) for e in record["tables"].values()))
+    code = f"code fingerprint {codes[0]}" if len(codes) == 1 else f"code fingerprints {', '.join(codes)}"
     return (f"{'; '.join(parts)}; made by {record['command']}{took} on {where} "
-            f"({record['created'][:10]}, code fingerprint {record['code']})")
+            f"({record['created'][:10]}, {code})")
 
 
 def agreement_text(quick: Verdict, paper: Verdict) -> str:

@@ -129,7 +129,9 @@ def logme(features, labels, max_iter: int = 1000, tol: float = 1e-10) -> float:
             gamma = float(np.sum(beta * s * inv))
             residual = float(np.sum((f @ m - t) ** 2))
             new_alpha = gamma / max(float(m @ m), 1e-300)
-            new_beta = (n - gamma) / max(residual, 1e-300)
+            # gamma <= n in exact arithmetic; with more features than examples it reaches n and rounding
+            # can take it past, which would make beta negative and the evidence NaN
+            new_beta = max(n - gamma, 1e-12 * n) / max(residual, 1e-300)
             done = abs(new_alpha - alpha) / alpha < tol and abs(new_beta - beta) / beta < tol
             alpha, beta = new_alpha, new_beta
             if done:
