@@ -333,6 +333,17 @@ def _wait_for_line(proc, start: str, timeout: float = 120) -> str:
     raise AssertionError(f"the command never printed {start!r}: {''.join(seen)}")
 
 
+def _communicate_or_kill(proc, timeout=60):
+    """The output of a signalled process; one that has not stopped within ``timeout`` is killed and the
+    attempt fails as an assertion (so that :func:`_up_to_three_times` retries it on a loaded machine)."""
+    try:
+        return proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.communicate()
+        raise AssertionError(f"the process had not stopped {timeout} s after the signal") from None
+
+
 def _up_to_three_times(check, tmp_path):
     """Run a signal scenario in a fresh folder, at most three times: when a signal reaches the process
     depends on the machine's load, so one unlucky timing is retried, a real failure fails all three."""
@@ -360,7 +371,7 @@ def _stopped_advise(sig, code, word, tmp_path):
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=_env(), cwd=tmp_path)
     first = _wait_for_line(proc, "advise:")  # imports done, training under way
     proc.send_signal(sig)
-    out, err = proc.communicate(timeout=60)
+    out, err = _communicate_or_kill(proc)
     err = first + err
     assert proc.returncode == code, err
     assert "Traceback" not in err and err.strip().splitlines()[-1].startswith(f"python -m tlcore: {word}")
@@ -547,7 +558,7 @@ def _huge_train_source(tmp_path):
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=_env())
     line = proc.stderr.readline()  # the estimate comes first, before the long training starts
     proc.send_signal(signal.SIGINT)
-    rest = proc.communicate(timeout=60)[1]
+    rest = _communicate_or_kill(proc)[1]
     assert line.startswith("train-source: 1,000,000,000,000 steps will take about") and "years" in line, line
     assert proc.returncode == 130 and rest.strip().endswith("interrupted (Ctrl-C); no partial file was left")
     assert not (tmp_path / "m.pt").exists() and sorted(p.name for p in tmp_path.iterdir()) == ["d.npz"]
