@@ -22,7 +22,7 @@ from .c1 import verdict_c1
 from .c1_families import C1_ALPHA, TIE_RULES, c1_by_family, family_depths, verdict_c1_by_family
 from .c2 import FDR_Q, OFTEN, c2_controlled_text, c2_tests, verdict_c2, verdict_c2_controlled
 from .c3 import C3_ALPHA, verdict_c3
-from .c4 import C4_ALPHA, mnist1d_setting, selection_setting, verdict_c4, verdict_c4_across
+from .c4 import C4_ALPHA, mnist1d_setting, selection_setting, verdict_c4, verdict_c4_across, verdict_c4_benchmarks
 from .cells import family_winners, freeze_or_tune, phase_cells, phase_cells_all_families, verdicts_agree
 from .freezing import FREEZING_STATEMENT, verdict_freezing
 from .robustness import ALTERNATIVES, JUDGES, replicate_subsets, robustness, robustness_summary, robustness_table
@@ -41,7 +41,7 @@ __all__ = ["REPLICATES", "REPRESENTATION_SEEDS", "describe_replicates", "replica
            "depth_link", "evaluate_predictor", "held_out_predictor", "PROFILE_SEEDS", "PROFILE_PROBE",
            "CLAIM_SWEEPS", "CLAIM_INPUTS", "claim_tables", "verdicts_from", "verdict_agreement", "claim_word",
            "VERDICT_WORDS", "OFTEN", "STATEMENTS", "SHORT", "CHAPTERS", "SWEEP_CHAPTERS", "recovered_table", "least_recovered", "mnist1d_setting", "family_winners", "freezing_sweep", "phase_verdicts",
-           "FDR_Q", "C3_ALPHA", "C4_ALPHA", "TIE_RULES", "ALTERNATIVES", "JUDGES", "replicate_subsets", "robustness", "robustness_summary", "robustness_table",
+           "FDR_Q", "C3_ALPHA", "C4_ALPHA", "verdict_c4_benchmarks", "TIE_RULES", "ALTERNATIVES", "JUDGES", "replicate_subsets", "robustness", "robustness_summary", "robustness_table",
            "c2_tests", "c2_controlled_text", "C1_ALPHA",
            "c1_by_family", "family_depths", "verdict_c1_by_family", "verdict_c2_controlled",
            "verdict_freezing", "FREEZING_STATEMENT"]
@@ -59,9 +59,7 @@ def verdicts_from(tables: dict[str, pd.DataFrame], quick: bool) -> list[Verdict]
     missing = sorted({n for names in CLAIM_INPUTS.values() for n in names} - set(tables))
     if missing:
         raise ValueError(f"the verdicts need the tables {missing}")
-    c4 = {"the hidden-manifold benchmark": verdict_c4(tables["selection"]),
-          "MNIST-1D with permuted inputs": verdict_c4(tables["selection_mnist1d"], setting=mnist1d_setting(quick))}
-    return [*phase_verdicts(tables), verdict_c3(tables["representations"]), verdict_c4_across(c4)]
+    return [*phase_verdicts(tables), verdict_c3(tables["representations"]), verdict_c4_benchmarks(tables, quick)]
 
 
 def all_verdicts(quick: bool = True, device: str = "auto") -> list[Verdict]:

@@ -5,7 +5,7 @@ import numpy as np
 import pandas as pd
 
 from ..stats import benjamini_hochberg, intersection_union, one_sided_p, replicate_unit
-from .cells import held_out_winners
+from .cells import held_out_differences, held_out_winners
 from .verdict import Verdict, claim_word
 
 __all__ = ["verdict_c2", "OFTEN", "FDR_Q", "c2_tests", "c2_controlled_text", "verdict_c2_controlled"]
@@ -81,13 +81,8 @@ def c2_tests(table: pd.DataFrame, knob: str, q: float = FDR_Q, folds="leave-one-
         fitted = held_out_winners(val, units, folds)
         winners = [w for _, w in fitted]
         if all(0 < w[0] < L for w in winners):
-            p_alt = []
-            for a in (a for a in alternatives if a in test.columns):
-                d = np.full(len(test), np.nan)
-                for rows_k, w in fitted:
-                    d[rows_k] = (test[w] - test[a]).to_numpy()[rows_k]
-                p_alt.append(one_sided_p(d, clusters=clusters))
-            p = intersection_union(p_alt)
+            p = intersection_union([one_sided_p(held_out_differences(test, fitted, a), clusters=clusters)
+                                    for a in alternatives if a in test.columns])
         else:
             p = 1.0
         rows.append({knob: value, "n_target": n, "winners": winners, "p": p, "counted": value != 0, "unit": unit})

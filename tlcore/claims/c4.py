@@ -10,7 +10,7 @@ from ..transferability import BASELINES
 from .sweeps import SELECTION_MEASURES, SELECTION_SETTING
 from .verdict import Verdict, claim_word
 
-__all__ = ["selection_setting", "verdict_c4", "verdict_c4_across", "mnist1d_setting", "C4_ALPHA"]
+__all__ = ["selection_setting", "verdict_c4", "verdict_c4_across", "verdict_c4_benchmarks", "mnist1d_setting", "C4_ALPHA"]
 
 C4_ALPHA = 0.05  # the verdict's error rate for "better than chance", Bonferroni-split over the measures compared
 
@@ -103,3 +103,11 @@ def verdict_c4_across(verdicts: dict) -> Verdict:
     text = "; ".join(f"{v.verdict} on {where} ({v.evidence})" for where, v in verdicts.items())
     key = "; ".join(f"{v.key} on {where}" for where, v in verdicts.items())
     return Verdict("C4", verdict, text, {where: v.numbers for where, v in verdicts.items()}, key)
+
+
+def verdict_c4_benchmarks(tables: dict, quick: bool) -> Verdict:
+    """C4 from the claim's two benchmarks (the ``selection`` and ``selection_mnist1d`` sweeps), made at
+    quick or paper sizes (``quick``: MNIST-1D's base setting follows the chapter's training length)."""
+    return verdict_c4_across({
+        "the hidden-manifold benchmark": verdict_c4(tables["selection"]),
+        "MNIST-1D with permuted inputs": verdict_c4(tables["selection_mnist1d"], setting=mnist1d_setting(quick))})

@@ -8,7 +8,7 @@ from ..stats import (choose_on_validation, compare, optimality_probability, pair
                      replicate_unit, winner_significance)
 from ..transfer import PROTOCOL_FAMILIES
 
-__all__ = ["held_out_winners", "cross_fitted_cells", "phase_cells", "phase_cells_all_families", "freeze_or_tune", "family_winners", "verdicts_agree", "val_array", "curve_array"]
+__all__ = ["held_out_winners", "held_out_differences", "cross_fitted_cells", "phase_cells", "phase_cells_all_families", "freeze_or_tune", "family_winners", "verdicts_agree", "val_array", "curve_array"]
 
 
 def val_array(table: pd.DataFrame, knob: str) -> tuple[pd.Index, np.ndarray, np.ndarray]:
@@ -53,6 +53,15 @@ def held_out_winners(val: pd.DataFrame, units: np.ndarray, folds="leave-one-out"
     return out
 
 
+def held_out_differences(test: pd.DataFrame, fitted: list, other: tuple) -> np.ndarray:
+    """Per replicate (row of ``test``), its fold's winner minus ``other`` on test accuracy, each row
+    taken from the fold that held it out (``fitted`` from :func:`held_out_winners`)."""
+    d = np.full(len(test), np.nan)
+    for rows, winner in fitted:
+        d[rows] = (test[winner] - test[other]).to_numpy()[rows]
+    return d
+
+
 def cross_fitted_cells(table: pd.DataFrame, knob: str, family: str | None = None) -> pd.DataFrame:
     """Per cell, the winner's luck removed: leave one replicate unit out (task instances when there are
     enough, :func:`tlcore.stats.replicate_unit`), choose the best protocol on the other units'
@@ -76,10 +85,7 @@ def cross_fitted_cells(table: pd.DataFrame, knob: str, family: str | None = None
         fitted = held_out_winners(val[candidates], units)
         row = {knob: value, "n_target": n, "cf_winners": [w for _, w in fitted], "cf_folds": len(fitted)}
         for name, other in others.items():
-            d = np.full(len(test), np.nan)
-            for rows_k, w in fitted:
-                d[rows_k] = (test[w] - test[other]).to_numpy()[rows_k]
-            c = compare(d, clusters=units if unit == "task_seed" else None)
+            c = compare(held_out_differences(test, fitted, other), clusters=units if unit == "task_seed" else None)
             row[f"cf_{name}_margin"], row[f"cf_{name}_sem"] = c.mean, c.sem
         rows.append(row)
     return pd.DataFrame(rows)

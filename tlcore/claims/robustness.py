@@ -16,7 +16,7 @@ from ..stats import MIN_INSTANCES
 from .c1_families import verdict_c1_by_family
 from .c2 import verdict_c2_controlled
 from .c3 import verdict_c3
-from .c4 import mnist1d_setting, verdict_c4, verdict_c4_across
+from .c4 import verdict_c4_benchmarks
 
 __all__ = ["ALTERNATIVES", "JUDGES", "replicate_subsets", "robustness", "robustness_summary", "robustness_table"]
 
@@ -30,18 +30,12 @@ def _low_lr(tables: dict) -> dict:
     return {"teacher_mix": tables["phase_teacher_mix_lr0.1"], "feature_mix": tables["phase_feature_mix"]}
 
 
-def _c4(tables: dict, quick: bool):
-    return verdict_c4_across({
-        "the hidden-manifold benchmark": verdict_c4(tables["selection"]),
-        "MNIST-1D with permuted inputs": verdict_c4(tables["selection_mnist1d"], setting=mnist1d_setting(quick))})
-
-
 # claim -> (the sweeps it reads, its verdict as judged: tables, quick -> Verdict)
 JUDGES: dict[str, tuple[list[str], Callable]] = {
     "C1": (["phase_teacher_mix", "phase_feature_mix"], lambda t, quick: verdict_c1_by_family(_phase(t))),
     "C2": (["phase_teacher_mix", "phase_feature_mix"], lambda t, quick: verdict_c2_controlled(_phase(t))),
     "C3": (["representations"], lambda t, quick: verdict_c3(t["representations"])),
-    "C4": (["selection", "selection_mnist1d"], lambda t, quick: _c4(t, quick)),
+    "C4": (["selection", "selection_mnist1d"], verdict_c4_benchmarks),
 }
 
 # claim -> [(alternative, the extra sweeps it needs, tables, quick -> Verdict)]
