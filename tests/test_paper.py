@@ -41,9 +41,9 @@ def test_every_claim_sweep_is_shipped_and_matches_its_provenance():
     assert total < 10e6, f"the shipped results take {total / 1e6:.1f} MB"
 
 
-# Re-made with task instances (claims.REPLICATES); the other three were not re-made yet (issue #23).
-REPLICATED = ["phase_teacher_mix", "phase_feature_mix", "representations"]
-NOT_YET_REPLICATED = ["selection", "selection_mnist1d", "phase_teacher_mix_lr0.1"]
+# Every shipped table is replicated over task instances (claims.REPLICATES).
+REPLICATED = ["phase_teacher_mix", "phase_feature_mix", "representations", "selection", "selection_mnist1d",
+              "phase_teacher_mix_lr0.1"]
 
 
 def _check_instances(names):
@@ -63,11 +63,6 @@ def test_every_replicated_table_has_at_least_five_task_instances_in_its_parquet_
     """Read from the data as well as the record: every group of the table's grid (knob value, target
     size) holds at least five task instances, and every seed id belongs to one instance."""
     _check_instances(REPLICATED)
-
-
-@pytest.mark.xfail(strict=True, reason="not re-made with task instances yet (issue #23): one instance, 10 seeds")
-def test_the_remaining_tables_have_task_instances_too():
-    _check_instances(NOT_YET_REPLICATED)
 
 
 def test_paper_scale_verdicts_come_from_the_shipped_tables():
