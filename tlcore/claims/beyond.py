@@ -55,7 +55,7 @@ def depth_link(maps: dict, measure: str = "linear_cka", baseline: str = "referen
     rho, predicted, chosen = correlate(np.arange(n_p), np.arange(n_t))
     rng = np.random.default_rng(seed)
     boot = np.array([correlate(rng.integers(0, n_p, n_p), rng.integers(0, n_t, n_t))[0] for _ in range(n_boot)])
-    ci = percentile_interval(boot)
+    ci = percentile_interval(boot, n_units=min(n_p, n_t))
     cells = pd.concat([pd.DataFrame({"knob": knob, "value": index.get_level_values(0),
                                      "n_target": index.get_level_values(1)}) for knob, index, *_ in parts],
                       ignore_index=True)

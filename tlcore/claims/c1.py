@@ -5,7 +5,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats as scipy_stats
 
-from ..stats import percentile_interval
+from ..stats import percentile_interval, replicate_clusters, resample_indices
 from .cells import val_array
 from .verdict import Verdict, claim_word
 
@@ -14,9 +14,10 @@ __all__ = ["verdict_c1"]
 
 def _depth_correlations(table: pd.DataFrame, knob: str, n_boot: int, seed: int) -> dict:
     """Spearman correlations of the validation-chosen depth with n_target and with the knob,
-    with percentile intervals from resampling seeds (all protocols of a seed together)."""
+    with percentile intervals from resampling the replicates (all protocols of a seed together;
+    task instances, then their seeds, when the instances are the replicate units)."""
     index, a, depth = val_array(table, knob)
-    seeds = range(a.shape[2])
+    clusters = replicate_clusters(table, sorted(table.seed.unique()))
     n_target = index.get_level_values("n_target").to_numpy()
     knob_value = index.get_level_values(knob).to_numpy()
 
@@ -29,10 +30,9 @@ def _depth_correlations(table: pd.DataFrame, knob: str, n_boot: int, seed: int) 
         return out
 
     point = correlations(a.mean(axis=2))
-    rng = np.random.default_rng(seed)
-    boot = np.array([correlations(a[:, :, rng.integers(0, len(seeds), len(seeds))].mean(axis=2))
-                     for _ in range(n_boot)])
-    low, high = percentile_interval(boot)
+    draws, n_units = resample_indices(a.shape[2], n_boot, np.random.default_rng(seed), clusters)
+    boot = np.array([correlations(a[:, :, i].mean(axis=2)) for i in draws])
+    low, high = percentile_interval(boot, n_units=n_units)
     return {"rho_n_target": point[0], "rho_n_target_ci": (float(low[0]), float(high[0])),
             "rho_knob": point[1], "rho_knob_ci": (float(low[1]), float(high[1]))}
 
@@ -41,7 +41,7 @@ def verdict_c1(tables: dict[str, pd.DataFrame], n_boot: int = 300, seed: int = 0
     """C1: the optimal transfer depth depends on n_target and on source-target similarity.
 
     For each map (one knob), the rank correlations of the validation-chosen depth with n_target and
-    with the dissimilarity knob, with 95% bootstrap intervals over seeds. Reproduced when, in some
+    with the dissimilarity knob, with 95% bootstrap intervals over task instances and seeds. Reproduced when, in some
     map, both intervals exclude 0; partly when one does.
     """
     numbers, best, where = {}, 0, []

@@ -9,7 +9,7 @@
   scored on the other;
 * :mod:`.multiple`: one-sided p-values, the intersection-union test, BH and Holm across cells.
 """
-from .bootstrap import Interval, bootstrap, bootstrap_ci, percentile_interval
+from .bootstrap import Interval, bootstrap, bootstrap_ci, expanded_level, percentile_interval, resample_indices
 from .choice import (choose_on_validation, cross_fitted_choice, optimality_probability, paired_difference,
                      winner_significance)
 from .crossfit import MIN_INSTANCES, cross_fitted_winners, fold_of, replicate_clusters, replicate_unit
@@ -20,7 +20,7 @@ from .tables import PROTOCOL, SEED, ProtocolKey
 
 __all__ = ["paired_difference", "choose_on_validation", "cross_fitted_choice", "optimality_probability",
            "winner_significance", "tie_aware_ranks", "tied_with_best", "bootstrap_ci", "bootstrap",
-           "percentile_interval", "Interval", "Comparison", "compare", "sem", "significant", "summary", "WORDS",
+           "percentile_interval", "expanded_level", "resample_indices", "Interval", "Comparison", "compare", "sem", "significant", "summary", "WORDS",
            "PROTOCOL", "SEED", "ProtocolKey", "within_noise", "benjamini_hochberg", "holm",
            "intersection_union", "one_sided_p", "cross_fitted_winners", "fold_of",
            "MIN_INSTANCES", "replicate_unit", "replicate_clusters"]

@@ -5,6 +5,15 @@ resampling follows the design: :func:`bootstrap` draws the top-level units (e.g.
 replacement, then the units nested in each drawn one (e.g. ``seed``), and computes the statistic on
 the rows so drawn. :func:`bootstrap_ci` is the one-level case over the rows of an array. Every
 interval goes through :func:`percentile_interval`, so the percentiles are never typed elsewhere.
+
+With few independent units (3-5 task instances) the plain percentile interval is too narrow: it
+ignores that the spread is itself estimated from a handful of units (in simulation, about 75% coverage
+of a nominal 95% with 3 instances and 86% with 5). Given the number of units ``n``, the percentiles are
+therefore taken at the *expanded* level of Hesterberg (2015, "What teachers should know about the
+bootstrap", The American Statistician 69(4)): the tail probability 2 Phi(-sqrt(n/(n-1)) t_{n-1}),
+which matches the t interval's width for a mean and tends to the plain level as n grows. A
+percentile hardly reaches beyond the most extreme unit, so with 3 units even the expanded interval
+covers about 82% in the same simulation: the book's evidence is the paper scale (5 instances).
 """
 from __future__ import annotations
 
@@ -13,8 +22,9 @@ from typing import Callable, NamedTuple, Sequence
 
 import numpy as np
 import pandas as pd
+from scipy import stats as scipy_stats
 
-__all__ = ["Interval", "percentile_interval", "bootstrap_ci", "bootstrap"]
+__all__ = ["Interval", "percentile_interval", "expanded_level", "resample_indices", "bootstrap_ci", "bootstrap"]
 
 
 class Interval(NamedTuple):
@@ -31,9 +41,24 @@ def _check(n_boot, level, where: str) -> None:
         raise ValueError(f"{where}: level must lie in (0, 1), got {level!r}")
 
 
-def percentile_interval(replicates, level: float = 0.95, axis: int = 0) -> tuple:
+def expanded_level(level: float, n_units: int | None) -> float:
+    """The percentile level that gives a ``level`` interval from ``n_units`` independent units
+    (Hesterberg's expanded percentile; ``level`` itself when ``n_units`` is None). One unit gives no
+    spread to estimate: the whole range (level 1)."""
+    if n_units is None:
+        return level
+    if n_units < 2:
+        return 1.0
+    n = int(n_units)
+    t = scipy_stats.t.ppf(0.5 + level / 2, df=n - 1)
+    return float(1 - 2 * scipy_stats.norm.sf(math.sqrt(n / (n - 1)) * t))
+
+
+def percentile_interval(replicates, level: float = 0.95, axis: int = 0, n_units: int | None = None) -> tuple:
     """The central ``level`` percentile interval of bootstrap replicates along ``axis`` (finite ones;
-    NaN when none is finite)."""
+    NaN when none is finite). ``n_units``: the number of independent units resampled at the top
+    level, which widens the percentiles to :func:`expanded_level`."""
+    level = expanded_level(level, n_units)
     reps = np.asarray(replicates, dtype=float)
     if reps.ndim == 1:
         reps = reps[np.isfinite(reps)]
@@ -41,6 +66,18 @@ def percentile_interval(replicates, level: float = 0.95, axis: int = 0) -> tuple
             return math.nan, math.nan
     low, high = np.percentile(reps, [50 * (1 - level), 50 * (1 + level)], axis=axis)
     return (float(low), float(high)) if np.ndim(low) == 0 else (low, high)
+
+
+def resample_indices(n: int, n_boot: int, rng: np.random.Generator, clusters=None) -> tuple[list[np.ndarray], int]:
+    """Indices of ``n_boot`` resamples of ``n`` replicates and the number of top-level units: the
+    replicates with replacement, or (``clusters``: one label per replicate) clusters with
+    replacement and then replicates within each drawn cluster."""
+    if clusters is None:
+        return list(rng.integers(0, n, size=(n_boot, n))), n
+    clusters = np.asarray(clusters)
+    if len(clusters) != n:
+        raise ValueError(f"{len(clusters)} cluster labels for {n} entries")
+    return _nested_indices(clusters, n_boot, rng), len(pd.unique(clusters))
 
 
 def _nested_indices(clusters: np.ndarray, n_boot: int, rng: np.random.Generator) -> list[np.ndarray]:
@@ -58,6 +95,7 @@ def bootstrap_ci(values_by_seed, stat: Callable = np.mean, n_boot: int = 2000, l
     """Percentile bootstrap interval of ``stat`` over the entries of axis 0.
 
     ``values_by_seed`` has one entry (a number, or a row of numbers) per replicate along axis 0;
+    the percentiles are expanded for the number of top-level units (clusters, else entries);
     resamples draw whole rows with replacement, so what a replicate measured stays together (e.g. a
     rank correlation between per-source accuracies and scores). ``clusters`` (one label per entry,
     e.g. its task instance) makes the resampling hierarchical: clusters first, then entries within
@@ -69,16 +107,11 @@ def bootstrap_ci(values_by_seed, stat: Callable = np.mean, n_boot: int = 2000, l
     if x.ndim == 0 or len(x) == 0:
         raise ValueError(f"{where}: values_by_seed must have at least one seed along axis 0")
     _check(n_boot, level, where)
-    rng = np.random.default_rng(seed)
-    if clusters is None:
-        idx = rng.integers(0, len(x), size=(n_boot, len(x)))
-    else:
-        clusters = np.asarray(clusters)
-        if len(clusters) != len(x):
-            raise ValueError(f"{where}: {len(clusters)} cluster labels for {len(x)} entries")
-        idx = _nested_indices(clusters, n_boot, rng)
+    if clusters is not None and len(clusters) != len(x):
+        raise ValueError(f"{where}: {len(clusters)} cluster labels for {len(x)} entries")
+    idx, n_units = resample_indices(len(x), n_boot, np.random.default_rng(seed), clusters)
     reps = np.array([float(stat(x[i])) for i in idx])
-    low, high = percentile_interval(reps, level)
+    low, high = percentile_interval(reps, level, n_units=n_units)
     return Interval(float(stat(x)), low, high)
 
 
@@ -122,7 +155,8 @@ def bootstrap(stat: Callable[[pd.DataFrame], float], table: pd.DataFrame, units:
     """Percentile interval of ``stat(table)`` under a nested resampling of ``units``.
 
     ``units=["task_seed", "seed"]`` draws task instances with replacement, then training seeds within
-    each drawn instance: the interval reflects the variation over both. ``stat`` takes a table with
+    each drawn instance: the interval reflects the variation over both, its percentiles expanded for
+    the number of top-level units. ``stat`` takes a table with
     the same columns (each unit relabelled by its draw) and returns a number; non-finite resamples
     are dropped.
     """
@@ -137,5 +171,5 @@ def bootstrap(stat: Callable[[pd.DataFrame], float], table: pd.DataFrame, units:
     rng = np.random.default_rng(seed)
     tree = _tree(table, units)
     reps = np.array([float(stat(_resample(table, units, tree, rng))) for _ in range(n_boot)])
-    low, high = percentile_interval(reps, level)
+    low, high = percentile_interval(reps, level, n_units=len(tree))
     return Interval(float(stat(table)), low, high)
