@@ -237,16 +237,21 @@ def test_cross_fitted_cells_agree_on_a_clear_winner_and_measure_its_gain_on_held
     c = claims.phase_cells(t, "teacher_mix").iloc[0]
     assert (c.best_transfer_depth, c.best_frozen_depth) == (1, 0) and c.cf_agree == c.cf_folds == 5
     assert c.cf_scratch_margin == pytest.approx(0.05, abs=0.01) and c.cf_scratch_sem < 0.01
+    # every fold chose (1, 0): the held-out score is (1, 0)'s mean test accuracy over all replicates
+    cell = t[(t.transfer_depth == 1) & (t.frozen_depth == 0)]
+    assert c.cf_score == pytest.approx(cell.test_acc.mean()) and c.cf_score_sem > 0
     # equal protocols: the held-out margin of the folds' winners is centred on 0 (no winner's luck),
     # while the same-set margin of the validation winner over scratch is not
     rng = np.random.default_rng(11)
-    held, naive = [], []
+    held, naive, lucky = [], [], []
     for _ in range(30):
         c = claims.phase_cells(_constructed_map(rng, 0.0, n_seeds=2, instances=5, values=(0.5,), n_targets=(10,),
                                                 noise=0.01, instance_sd=0.01), "teacher_mix").iloc[0]
         held.append(c.cf_scratch_margin)
         naive.append(c.scratch_margin)
+        lucky.append(c.best_score - c.cf_score)
     assert abs(np.mean(held)) < 2 * np.std(held) / np.sqrt(30) + 1e-3 and np.mean(naive) > np.mean(held)
+    assert np.mean(lucky) > 0  # the same-set best score is optimistic, the held-out one is not
 
 
 def test_c2_tests_fire_at_no_more_than_q_when_protocols_are_equal():
@@ -378,6 +383,32 @@ def test_freezing_verdict_words_follow_which_recipes_win():
     assert both.verdict == "reproduced" and "freezing wins at (alpha 0.3" in both.evidence
     one = verdict_freezing(table[table.alpha == 0.3], "alpha")
     assert one.verdict == "partly" and one.evidence.startswith("freezing wins")
+    # cross-fitted over the 8 seeds (one instance, so one fold per seed): the two recipes of a family
+    # tie (both frozen protocols gain alike), the folds may pick either, and the held-out difference is
+    # the built-in gain
+    cells = claims.freeze_or_tune(table, "alpha").set_index("alpha")
+    assert (cells.folds == 8).all() and (cells.folds_agree <= cells.folds).all()
+    assert cells.loc[0.3, "verdict"] == "freeze" and cells.loc[0.3, "difference"] == pytest.approx(-0.05, abs=0.005)
+    assert cells.loc[1.2, "verdict"] == "fine-tune" and cells.loc[1.2, "difference"] == pytest.approx(0.05, abs=0.005)
+
+
+def test_freeze_or_tune_is_centred_on_zero_when_every_protocol_is_equal():
+    """Equal protocols, five task instances: the held-out tuned-minus-frozen difference has no
+    winner's luck, and the 2-SE rule calls a side in few of 40 cells."""
+    rng = np.random.default_rng(8)
+    rows = []
+    for alpha in range(40):
+        for task_seed in range(5):
+            shift = rng.normal(0, 0.01)
+            for seed in range(2):
+                for t, f in [(0, 0), (1, 0), (1, 1), (2, 0), (2, 2), (3, 0), (3, 3)]:
+                    rows.append({"alpha": alpha, "n_target": 20, "task_seed": task_seed, "seed": 2 * task_seed + seed,
+                                 "transfer_depth": t, "frozen_depth": f,
+                                 "val_acc": 0.6 + shift + rng.normal(0, 0.01), "test_acc": 0.6 + shift + rng.normal(0, 0.01)})
+    cells = claims.freeze_or_tune(pd.DataFrame(rows), "alpha")
+    assert (cells.folds == 5).all()
+    assert abs(cells.difference.mean()) < 3 * cells.difference.std() / np.sqrt(40)
+    assert (cells.verdict != "tie").mean() <= 0.2
 
 
 def test_recovered_table_keeps_the_gap_guard_and_names_the_least_recovered_knob():

@@ -4,7 +4,7 @@ from __future__ import annotations
 import pandas as pd
 import numpy as np
 
-from ..stats import (choose_on_validation, compare, optimality_probability, paired_difference, replicate_clusters,
+from ..stats import (choose_on_validation, compare, optimality_probability, paired_difference,
                      replicate_unit, winner_significance)
 from ..transfer import PROTOCOL_FAMILIES
 
@@ -62,12 +62,22 @@ def held_out_differences(test: pd.DataFrame, fitted: list, other: tuple) -> np.n
     return d
 
 
+def held_out_scores(test: pd.DataFrame, fitted: list) -> np.ndarray:
+    """Per replicate (row of ``test``), the test accuracy of the winner of the fold that held it out:
+    the cell's best score without the winner's luck."""
+    s = np.full(len(test), np.nan)
+    for rows, winner in fitted:
+        s[rows] = test[winner].to_numpy()[rows]
+    return s
+
+
 def cross_fitted_cells(table: pd.DataFrame, knob: str, family: str | None = None) -> pd.DataFrame:
     """Per cell, the winner's luck removed: leave one replicate unit out (task instances when there are
     enough, :func:`tlcore.stats.replicate_unit`), choose the best protocol on the other units'
     validation scores, score it on the held-out unit's test scores.
 
-    Columns ``knob``, ``n_target``, ``cf_winners`` (one per fold), ``cf_folds``; and for ``scratch``
+    Columns ``knob``, ``n_target``, ``cf_winners`` (one per fold), ``cf_folds``, ``cf_score`` and
+    ``cf_score_sem`` (the held-out test accuracy of the folds' winners); and for ``scratch``
     (0, 0), ``standard`` (L, L) and ``fine_tune`` (L, 0): ``cf_<name>_margin`` and ``cf_<name>_sem``,
     the held-out test-accuracy difference of the folds' winners over that protocol, mean and SE over
     the units (task instances, or seeds with a single instance)."""
@@ -84,8 +94,11 @@ def cross_fitted_cells(table: pd.DataFrame, knob: str, family: str | None = None
         units = val.index.get_level_values(unit).to_numpy()
         fitted = held_out_winners(val[candidates], units)
         row = {knob: value, "n_target": n, "cf_winners": [w for _, w in fitted], "cf_folds": len(fitted)}
+        clusters = units if unit == "task_seed" else None
+        c = compare(held_out_scores(test, fitted), clusters=clusters)
+        row["cf_score"], row["cf_score_sem"] = c.mean, c.sem
         for name, other in others.items():
-            c = compare(held_out_differences(test, fitted, other), clusters=units if unit == "task_seed" else None)
+            c = compare(held_out_differences(test, fitted, other), clusters=clusters)
             row[f"cf_{name}_margin"], row[f"cf_{name}_sem"] = c.mean, c.sem
         rows.append(row)
     return pd.DataFrame(rows)
@@ -145,27 +158,45 @@ def family_winners(table: pd.DataFrame, by) -> pd.DataFrame:
     return best.reset_index(level=0)
 
 
+def _best(val: pd.DataFrame) -> tuple:
+    """The protocol with the best mean validation accuracy over all replicates (first maximum in
+    sorted protocol order, as in :func:`held_out_winners`)."""
+    means = val.mean()
+    best = means.index[int(np.argmax(means.to_numpy()))]
+    return int(best[0]), int(best[1])
+
+
 def freeze_or_tune(table: pd.DataFrame, knob: str) -> pd.DataFrame:
     """Per cell: the best fine-tuned ``(l, 0)`` against the best frozen ``(l, l)`` protocol (l >= 1).
 
-    Each is chosen on validation within its family; their paired test-set difference (tuned minus
-    frozen) with its SE (over task instances when they are the replicate units) gives ``verdict``:
-    ``"fine-tune"`` or ``"freeze"`` beyond 2 SE, else ``"tie"``.
+    Cross-fitted like the maps: leave one replicate unit out (task instances when there are enough),
+    choose each family's best on the other units' validation scores, and take the held-out unit's
+    paired test difference (tuned minus frozen); mean and SE over the units give ``verdict``:
+    ``"fine-tune"`` or ``"freeze"`` beyond 2 SE, else ``"tie"``. ``tuned_depth`` and ``frozen_depth``
+    are the choices on all replicates (what the chapter shows); ``folds_agree`` says how many folds
+    chose the same pair.
     """
-    by = [knob, "n_target"]
-    tuned = choose_on_validation(table, by, candidates=lambda t, f: t > 0 and f == 0)
-    frozen = choose_on_validation(table, by, candidates=lambda t, f: t > 0 and f == t)
+    unit = replicate_unit(table)
     rows = []
-    for a, b in zip(tuned.itertuples(), frozen.itertuples()):
-        group = table[(table[knob] == getattr(a, knob)) & (table.n_target == a.n_target)]
-        test = group.pivot_table(index="seed", columns=["transfer_depth", "frozen_depth"], values="test_acc")
-        d = compare(test[(a.best_transfer_depth, a.best_frozen_depth)], test[(b.best_transfer_depth,
-                                                                               b.best_frozen_depth)],
-                    replicate_clusters(table, test.index))
-        verdict = {"higher": "fine-tune", "lower": "freeze", "tie": "tie"}[d.word]
-        rows.append({knob: getattr(a, knob), "n_target": a.n_target,
-                     "tuned_depth": int(a.best_transfer_depth), "frozen_depth": int(b.best_transfer_depth),
-                     "difference": float(d.mean), "sem": float(d.sem), "verdict": verdict})
+    for (value, n), g in table.groupby([knob, "n_target"], sort=True):
+        index = ["task_seed", "seed"] if "task_seed" in g.columns else ["seed"]
+        val = g.pivot_table(index=index, columns=["transfer_depth", "frozen_depth"], values="val_acc")
+        test = g.pivot_table(index=index, columns=["transfer_depth", "frozen_depth"], values="test_acc")
+        units = val.index.get_level_values(unit).to_numpy()
+        families = {"tuned": [c for c in val.columns if c[0] > 0 and c[1] == 0],
+                    "frozen": [c for c in val.columns if c[0] > 0 and c[1] == c[0]]}
+        fitted = {k: held_out_winners(val[cols], units) for k, cols in families.items()}
+        everywhere = {k: _best(val[cols]) for k, cols in families.items()}
+        d = np.full(len(test), np.nan)
+        for (rows_t, w_t), (rows_f, w_f) in zip(fitted["tuned"], fitted["frozen"]):
+            d[rows_t] = (test[w_t] - test[w_f]).to_numpy()[rows_t]
+        c = compare(d, clusters=units if unit == "task_seed" else None)
+        agree = sum((w_t, w_f) == (everywhere["tuned"], everywhere["frozen"])
+                    for (_, w_t), (_, w_f) in zip(fitted["tuned"], fitted["frozen"]))
+        rows.append({knob: value, "n_target": n, "tuned_depth": int(everywhere["tuned"][0]),
+                     "frozen_depth": int(everywhere["frozen"][0]), "difference": float(c.mean), "sem": float(c.sem),
+                     "folds_agree": int(agree), "folds": len(fitted["tuned"]),
+                     "verdict": {"higher": "fine-tune", "lower": "freeze", "tie": "tie"}[c.word]})
     return pd.DataFrame(rows)
 
 
