@@ -18,7 +18,7 @@ PACKAGE = Path(__file__).resolve().parents[1] / "tlcore"
 # data flows in, see tlcore/__init__.py).
 LAYERS = [
     ["_version", "seeds", "validation", "stats", "presets", "progress", "files"],
-    ["tasks", "user_models"], ["models"], ["transfer"], ["train"],
+    ["tasks", "user_models"], ["models"], ["transfer"], ["_gradients"], ["train"],
     ["_distances"], ["cka", "neighbours", "transferability"], ["similarity"], ["selection", "profiles"],
     ["experiments"],
     ["analysis", "cache", "benchmark", "display"], ["sweep"], ["figures", "claims", "surgery"], ["advice"],

@@ -149,3 +149,43 @@ def test_linear_relu_fast_path_equals_autograd():
     with pytest.raises(ValueError, match=r"needs Linear\+ReLU blocks, got CNN1d"):
         _forced([cnn], torch.randn(20, 16), torch.randint(0, 3, (20,)), [torch.arange(20)], [0], "linear_relu")
     assert "engine" not in fit.__code__.co_varnames[:fit.__code__.co_argcount + fit.__code__.co_kwonlyargcount]
+
+
+def test_checkpoints_record_the_accuracy_a_shorter_training_would_reach():
+    """The accuracy recorded after k steps equals that of the same members trained for k steps alone
+    (same batches, same Adam state), and recording moves no weight."""
+    g = torch.Generator().manual_seed(3)
+    x = torch.randn(400, 12, generator=g)
+    y = (x[:, 0] - x[:, 3] > 0).long() + (x[:, 5] > 0.7).long()
+    xv, yv = x[300:], y[300:]
+    source = MLP(12, 3, width=10, depth=3, seed=7)
+    models = [MLP(12, 3, width=10, depth=3, seed=1), initialise_target(source, Protocol(2, 1), 3, seed=2),
+              initialise_target(source, Protocol(3, 0), 3, seed=3, transferred_lr_scale=0.1)]
+    subsets = [torch.arange(20), torch.arange(150), torch.arange(40, 300)]
+    options = dict(batch_size=32, lr=5e-3, device="cpu", chunk_steps=7, max_members=2)
+    ens = fit(models, x, y, subsets, [4, 5, 6], steps=30, checkpoints=[30, 0, 10, 25],
+              evaluate={"val": (xv, yv), "train": (x[:300], y[:300])}, **options)
+    assert ens.checkpoints == [0, 10, 25, 30]
+    assert ens.history["val"].shape == (4, 3) and ens.history["train"].shape == (4, 3)
+    for row, k in enumerate(ens.checkpoints):
+        shorter = fit(models, x, y, subsets, [4, 5, 6], steps=k, **options)
+        assert np.array_equal(ens.history["val"][row], shorter.accuracy(xv, yv)), k
+        assert np.array_equal(ens.history["train"][row], shorter.accuracy(x[:300], y[:300])), k
+    plain = fit(models, x, y, subsets, [4, 5, 6], steps=30, **options)
+    for name in plain.params:
+        assert torch.equal(plain.params[name], ens.params[name]), name
+    assert plain.history == {} and plain.checkpoints == []
+    assert ens.history["train"][-1].mean() > ens.history["train"][0].mean()  # it learned
+
+
+@pytest.mark.parametrize("checkpoints, evaluate, message", [
+    ([5, 31], {"val": None}, "checkpoint 31 is beyond the 30 training steps"),
+    ([-1], {"val": None}, "checkpoint"),
+    ([10], None, "checkpoints need evaluate"),
+])
+def test_bad_checkpoints_are_refused_before_training(checkpoints, evaluate, message):
+    x, y = torch.randn(50, 4), torch.randint(0, 2, (50,))
+    evaluate = None if evaluate is None else {"val": (x, y)}
+    with pytest.raises(ValueError, match=message):
+        fit([MLP(4, 2, width=3, depth=1, seed=0)], x, y, [torch.arange(50)], [0], steps=30,
+            checkpoints=checkpoints, evaluate=evaluate, device="cpu")

@@ -17,14 +17,13 @@ import contextlib
 import contextvars
 import copy
 import time
-from typing import Sequence
+from typing import Mapping, Sequence
 
 import numpy as np
 import torch
-import torch.nn.functional as F
-from torch import nn
 from torch.func import functional_call, vmap
 
+from ._gradients import ENGINES as _ENGINES, linear_relu_layers as _linear_relu_layers
 from .models import BlockModel, build_like
 from .validation import as_tensor, check_int, check_known, check_positive, resolve_device
 
@@ -105,6 +104,9 @@ class Ensemble:
             n: torch.tensor([float(p[n].requires_grad) * f.get(n, 1.0) for p, f in zip(named, factors)],
                             device=self.device).view(-1, *[1] * len(shapes[n]))
             for n in self.names}
+        # Accuracies recorded during training by fit(checkpoints=...): {name: (len(checkpoints), E)}.
+        self.checkpoints: list[int] = []
+        self.history: dict[str, np.ndarray] = {}
         self._forward = vmap(self._single_forward)
         self._forward_shared = vmap(self._single_forward, in_dims=(0, None))
 
@@ -116,6 +118,7 @@ class Ensemble:
         out = copy.copy(parts[0])
         out.params = {n: torch.cat([p.params[n] for p in parts]) for n in out.names}
         out.lr_scale = {n: torch.cat([p.lr_scale[n] for p in parts]) for n in out.names}
+        out.history = {k: np.concatenate([p.history[k] for p in parts], axis=1) for k in parts[0].history}
         return out
 
     def select(self, members) -> "Ensemble":
@@ -124,6 +127,7 @@ class Ensemble:
         out = copy.copy(self)
         out.params = {n: p[index.to(p.device)] for n, p in self.params.items()}
         out.lr_scale = {n: s[index.to(s.device)] for n, s in self.lr_scale.items()}
+        out.history = {k: h[:, index.numpy()] for k, h in self.history.items()}
         return out
 
     @property
@@ -174,7 +178,8 @@ class Ensemble:
 
 def fit(models: Sequence[BlockModel], x, y, subsets: Sequence, seeds: Sequence[int], *,
         steps: int = 500, batch_size: int = 128, lr: float = 1e-3, weight_decay: float = 0.0,
-        device="auto", chunk_steps: int = 64, max_members: int | None = None) -> Ensemble:
+        device="auto", chunk_steps: int = 64, max_members: int | None = None,
+        checkpoints: Sequence[int] = (), evaluate: Mapping[str, tuple] | None = None) -> Ensemble:
     """Train every model on its own subset of ``(x, y)`` with Adam, all in one batched ensemble.
 
     ``models[e]`` trains on ``x[subsets[e]]`` for ``steps`` steps of ``min(batch_size, len(subset))``
@@ -184,14 +189,20 @@ def fit(models: Sequence[BlockModel], x, y, subsets: Sequence, seeds: Sequence[i
     Members are trained in groups of at most ``max_members`` (default: all at once on a GPU; on a
     CPU, groups whose weights fit in cache, about 4M parameters, which is faster than one huge
     stack). Returns the trained :class:`Ensemble`; the input models are not modified.
+
+    ``checkpoints`` (step counts in ``0..steps``) and ``evaluate`` (``{name: (x, y)}``, data shared by
+    every member) record each member's accuracy on each set after that many steps, so that a
+    stopping point can be chosen on validation without training again: the returned ensemble's
+    ``history[name]`` has shape ``(len(checkpoints), len(models))``, rows in the order of
+    ``ensemble.checkpoints`` (sorted). Recording changes no weight and no random draw.
     """
     return _fit(models, x, y, subsets, seeds, steps=steps, batch_size=batch_size, lr=lr,
                 weight_decay=weight_decay, device=device, chunk_steps=chunk_steps,
-                max_members=max_members)
+                max_members=max_members, checkpoints=checkpoints, evaluate=evaluate)
 
 
 def _fit(models, x, y, subsets, seeds, *, steps, batch_size, lr, weight_decay, device, chunk_steps,
-         max_members, engine: str | None = None) -> Ensemble:
+         max_members, checkpoints=(), evaluate=None, engine: str | None = None) -> Ensemble:
     """:func:`fit` with the gradient engine forced (``"autograd"`` or ``"linear_relu"``) for tests."""
     n = len(models)
     if not (len(subsets) == len(seeds) == n):
@@ -223,6 +234,13 @@ def _fit(models, x, y, subsets, seeds, *, steps, batch_size, lr, weight_decay, d
     for i, s in enumerate(subsets):
         if len(s) == 0 or int(s.min()) < 0 or int(s.max()) >= len(x):
             raise ValueError(f"subset {i} is empty or indexes outside the {len(x)} examples")
+    checkpoints = sorted({check_int("checkpoint", c, low=0) for c in checkpoints})
+    if checkpoints and checkpoints[-1] > steps:
+        raise ValueError(f"checkpoint {checkpoints[-1]} is beyond the {steps} training steps")
+    if checkpoints and not evaluate:
+        raise ValueError("checkpoints need evaluate={name: (x, y)}: the data to score the members on")
+    evaluate = {name: (as_tensor(f"evaluate[{name!r}] inputs", ex), torch.as_tensor(ey))
+                for name, (ex, ey) in (evaluate or {}).items()} if checkpoints else {}
 
     dev = resolve_device(device)
     if max_members is None:
@@ -239,7 +257,8 @@ def _fit(models, x, y, subsets, seeds, *, steps, batch_size, lr, weight_decay, d
     groups = [order[a:a + size] for a in range(0, n, size)]
     trained = Ensemble.concat([
         _fit_group([models[i] for i in g], x, y, [subsets[i] for i in g], [seeds[i] for i in g],
-                   steps, batch_size, lr, weight_decay, dev, chunk_steps, engine) for g in groups])
+                   steps, batch_size, lr, weight_decay, dev, chunk_steps, engine, checkpoints, evaluate)
+        for g in groups])
     return trained if order == list(range(n)) else trained.select(np.argsort(order))
 
 
@@ -257,9 +276,18 @@ def _frozen_prefix(model: BlockModel) -> int:
 
 
 def _fit_group(models, x, y, subsets, seeds, steps, batch_size, lr, weight_decay, dev, chunk_steps,
-               engine):
+               engine, checkpoints=(), evaluate=None):
     n = len(models)
     ens = Ensemble(models, dev)
+    ens.checkpoints = list(checkpoints)
+    records = {name: [] for name in (evaluate or {})}
+
+    def record():
+        for name, (ex, ey) in evaluate.items():
+            records[name].append(ens.accuracy(ex, ey))
+
+    if 0 in checkpoints:
+        record()
     streams = [BatchStream(s, batch_size, seed) for s, seed in zip(subsets, seeds)]
     width = max(st.batch for st in streams)
     # Each member's loss is the mean over its own batch: weight 1/b on its b real slots, 0 on padding.
@@ -306,81 +334,14 @@ def _fit_group(models, x, y, subsets, seeds, steps, batch_size, lr, weight_decay
             with torch.no_grad():
                 for i, old in zip(scaled, before):
                     params[i].sub_(old).mul_(factors[i]).add_(old)
+            if done + s + 1 in checkpoints:
+                record()
         done += block
     for p in params:
         p.grad = None
         p.requires_grad_(False)
+    ens.history = {name: np.stack(r) for name, r in records.items()}
     return ens
-
-
-def _autograd_gradients(ens: Ensemble, names: list[str]):
-    """Gradients of the slot-weighted cross-entropy by autograd through ``vmap``: any block model."""
-    params = [ens.params[k] for k in names]
-
-    def gradients(xb, yb, weights):
-        logits = ens.logits(xb)
-        ce = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), yb.reshape(-1),
-                             reduction="none").view(weights.shape)
-        return torch.autograd.grad((ce * weights).sum(), params)
-
-    return gradients
-
-
-def _linear_relu_layers(template: BlockModel) -> list[str] | None:
-    """Names of the Linear layers when every block is exactly ``Linear -> ReLU`` and the head is
-    Linear (the structure the fast path differentiates by hand); None for any other model."""
-    names = []
-    for i, block in enumerate(template.blocks):
-        if not isinstance(block, nn.Sequential):
-            return None
-        kinds = [type(m) for m in block]
-        if kinds != [nn.Linear, nn.ReLU]:
-            return None
-        names.append(f"blocks.{i}.0")
-    return names + ["head"] if type(template.head) is nn.Linear else None
-
-
-def _linear_relu_gradients(ens: Ensemble, names: list[str]):
-    """The same gradients for a stack of Linear+ReLU blocks, written out with batched products.
-
-    Forward ``h <- relu(b + h W^T)`` per layer with ``baddbmm``; backward ``dW = g^T h``,
-    ``db = sum g``, ``g <- (g W) * [h > 0]``. Weight gradients come out in the weights' own
-    layout, and layers below the lowest trained tensor are not back-propagated through.
-    """
-    layers = _linear_relu_layers(ens.template)
-    if layers is None:
-        raise ValueError(f"the Linear+ReLU engine needs Linear+ReLU blocks, got {type(ens.template).__name__}")
-    depth = len(layers) - 1
-    layer_weights = [ens.params[f"{name}.weight"] for name in layers]
-    biases = [ens.params[f"{name}.bias"].unsqueeze(1) for name in layers]
-    wanted = set(names)
-    lowest = min(i for i, name in enumerate(layers) if {f"{name}.weight", f"{name}.bias"} & wanted)
-
-    @torch.no_grad()
-    def gradients(xb, yb, weights):  # weights: each slot's share of its member's loss
-        hs = [xb]
-        for i, (w, b) in enumerate(zip(layer_weights, biases)):
-            h = torch.baddbmm(b, hs[-1], w.transpose(1, 2))
-            hs.append(h.clamp_min_(0) if i < depth else h)
-        # d(weighted cross-entropy)/d(logits). (Softmax over a strided class axis is ~8x faster on
-        # CPU than over a contiguous axis of 10; the values are the same.)
-        g = torch.softmax(hs.pop().transpose(1, 2), dim=1).transpose(1, 2)
-        g.scatter_add_(2, yb.unsqueeze(2), torch.full(yb.shape + (1,), -1.0, dtype=g.dtype,
-                                                      device=g.device))
-        g.mul_(weights.unsqueeze(2))
-        out = {}
-        for i in range(depth, lowest - 1, -1):
-            h = hs.pop()
-            out[f"{layers[i]}.weight"] = torch.bmm(g.transpose(1, 2), h)
-            out[f"{layers[i]}.bias"] = g.sum(1)
-            if i > lowest:
-                g = torch.bmm(g, layer_weights[i]).mul_(h > 0)  # ReLU's derivative at its output
-        return [out[k] for k in names]
-
-    return gradients
-
-
-_ENGINES = {"autograd": _autograd_gradients, "linear_relu": _linear_relu_gradients}
 
 
 def _adam(params, lr):
