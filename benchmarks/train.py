@@ -31,3 +31,9 @@ for width in (32, 64, 128, 256):
     r = training_rate(width, device=args.device)
     print(f"networks_per_second_w{width}: {r['networks_per_second']:.2f}  "
           f"({r['networks']} networks of depth {r['depth']}, target sizes 10-320)")
+
+# What early stopping costs: the same grid with every network scored on 1,000 validation examples at
+# 8 evenly spaced steps (the phase maps' STOPPING_CHECKPOINTS), measured beside the plain run.
+plain = training_rate(128, device=args.device)["networks_per_second"]
+scored = training_rate(128, checkpoints=8, device=args.device)["networks_per_second"]
+print(f"networks_per_second_w128_checkpoints8: {scored:.2f} (plain {plain:.2f}, ratio {scored / plain:.3f})")

@@ -110,10 +110,11 @@ def compare_training(width: int, n_members: int, steps: int = 100, batch_size: i
 
 def training_rate(width: int, depth: int = 4, n_targets=(10, 20, 40, 80, 160, 320), per_size: int = 12,
                   steps: int = 100, per_network_steps: int = 500, in_dim: int = 64, batch_size: int = 128,
-                  device="auto") -> dict:
+                  checkpoints: int = 0, n_eval: int = 1000, device="auto") -> dict:
     """Networks trained per second by the batched engine on a phase-map-like grid (``per_size``
     networks for each target size, as many steps each), counted as networks of ``per_network_steps``
-    steps, the paper-scale target training."""
+    steps, the paper-scale target training. ``checkpoints``: every network is also scored on
+    ``n_eval`` examples at that many evenly spaced steps (what early stopping costs)."""
     dev = resolve_device(device)
     g = torch.Generator().manual_seed(0)
     x = torch.randn(4096, in_dim, generator=g)
@@ -122,7 +123,11 @@ def training_rate(width: int, depth: int = 4, n_targets=(10, 20, 40, 80, 160, 32
     models = [MLP(in_dim, 10, width, depth, seed=i) for i in range(len(subsets))]
     seeds = list(range(len(subsets)))
     fit(models[:2], x, y, subsets[:2], seeds[:2], steps=3, batch_size=batch_size, device=dev)
+    record = {}
+    if checkpoints:
+        at = [round(steps * i / checkpoints) for i in range(1, checkpoints + 1)]
+        record = dict(checkpoints=at, evaluate={"val": (x[:n_eval], y[:n_eval])})
     seconds = _timed(lambda: fit(models, x, y, subsets, seeds, steps=steps, batch_size=batch_size,
-                                 device=dev), dev)
+                                 device=dev, **record), dev)
     return {"width": width, "depth": depth, "networks": len(models), "seconds": seconds,
             "networks_per_second": len(models) * steps / per_network_steps / seconds}

@@ -45,7 +45,7 @@ def split_params(family: str, params: Mapping) -> tuple[dict, dict]:
 
 def depth_experiment(family: str = "teacher", n_targets: Sequence[int] = (50, 500),
                      protocols: Sequence | None = None, seeds: Sequence[int] = (0,), task_seed: int = 0,
-                     n_val: int = 0, dry_run: bool = False, **params) -> pd.DataFrame | None:
+                     n_val: int = 0, checkpoints: int = 0, dry_run: bool = False, **params) -> pd.DataFrame | None:
     """One cell of a depth grid, from plain values: ``make_pair(family, **knobs)`` then :func:`depth_sweep`.
 
     ``params`` holds the family's knobs and sizes and the training settings, by name. All ``seeds``
@@ -55,8 +55,8 @@ def depth_experiment(family: str = "teacher", n_targets: Sequence[int] = (50, 50
     config_from(training)
     seeds = _seed_list(seeds)
     pair = make_pair(family, seed=task_seed, **pair_params)
-    return depth_sweep(pair, list(n_targets), protocols, seeds=list(seeds), n_val=n_val, dry_run=dry_run,
-                       **training)
+    return depth_sweep(pair, list(n_targets), protocols, seeds=list(seeds), n_val=n_val, checkpoints=checkpoints,
+                       dry_run=dry_run, **training)
 
 
 def selection_experiment(family: str = "teacher", knob: str | None = "alpha", values: Sequence = (0.0, 0.5, 1.0),

@@ -61,8 +61,8 @@ class Run:
 
 
 def evaluate_protocols(runs: Sequence[Run], protocols: Sequence, task: Task,
-                       eval_sets: Mapping[str, tuple], cfg: TrainingConfig = TrainingConfig()
-                       ) -> dict[str, np.ndarray]:
+                       eval_sets: Mapping[str, tuple], cfg: TrainingConfig = TrainingConfig(),
+                       checkpoints: Sequence[int] = ()) -> dict[str, np.ndarray]:
     """Train every (run, protocol) member in one batched call; accuracy on each evaluation set.
 
     Member ``(i, j)`` starts from ``initialise_target(runs[i].source, protocols[j], ...)`` and trains
@@ -79,6 +79,10 @@ def evaluate_protocols(runs: Sequence[Run], protocols: Sequence, task: Task,
                                              transferred_lr_scale=cfg.transferred_lr_scale))
             subsets.append(run.subset)
             data_seeds.append(run.data_seed)
+    if checkpoints:
+        ens = fit(members, task.x_train, task.y_train, subsets, data_seeds, steps=cfg.steps,
+                  checkpoints=checkpoints, evaluate=eval_sets, **cfg.fit_options())
+        return {name: h.reshape(len(h), len(runs), len(protocols)) for name, h in ens.history.items()}
     ens = fit(members, task.x_train, task.y_train, subsets, data_seeds, steps=cfg.steps, **cfg.fit_options())
     return {name: ens.accuracy(x, y).reshape(len(runs), len(protocols)) for name, (x, y) in eval_sets.items()}
 
