@@ -302,6 +302,7 @@ def test_robustness_recomputes_the_verdict_under_each_alternative_and_leave_out_
     assert subsets.alternative.tolist() == [f"without task instance {t}" for t in range(5)]
     rules = table[table.kind == "rule"].alternative.tolist()
     assert "false discovery rate 0.05" in rules and not any("x0.1" in r for r in rules)  # that map is absent
+    assert not any("early stopping" in r for r in rules)  # made without checkpoints
     assert table.same.all()  # a 5-point interior gain over 0.01 noise survives every alternative
     assert claims.robustness_summary(table).startswith(f"{len(rules)} of {len(rules)} alternative rules")
     # three instances: leaving one out would change the units, so the seeds within instances are left out
@@ -311,6 +312,29 @@ def test_robustness_recomputes_the_verdict_under_each_alternative_and_leave_out_
     assert len(claims.replicate_subsets(three)[0][1](three)) == len(three) // 2
     with pytest.raises(ValueError, match="needs the tables"):
         claims.robustness("C1", {}, quick=True)
+
+
+def test_robustness_tries_the_training_schedule_where_the_maps_have_checkpoints():
+    """With early-stopped columns the schedule alternatives appear; stopped networks that lose the
+    interior gain (every protocol equal once stopped) turn the C2 verdict, and the table says so."""
+    rng = np.random.default_rng(9)
+    phase = {f"phase_{knob}": _constructed_map(rng, 0.05, n_seeds=2, instances=5, values=(0.0, 0.5, 1.0),
+                                               n_targets=(10, 40)).rename(columns={"teacher_mix": knob})
+             for knob in ("teacher_mix", "feature_mix")}
+    for t in phase.values():
+        t["stop_step"] = 100
+        noise = rng.normal(0, 0.01, len(t))
+        t["pick_acc_stopped"] = t["val_acc_stopped"] = 0.7 + noise  # no protocol better than another
+        t["test_acc_stopped"] = 0.7 + noise + rng.normal(0, 0.002, len(t))
+    table = claims.robustness("C2", phase, quick=False).set_index("alternative")
+    stopped = table.loc["early stopping, chosen per network on validation"]
+    assert table.loc["as judged", "verdict"] == "reproduced" and stopped.verdict == "not reproduced"
+    assert not stopped.same
+    assert "early stopping and the transferred learning rate (1 or 0.1), chosen per network" not in table.index
+    slow = dict(phase, **{"phase_teacher_mix_lr0.1": phase["phase_teacher_mix"].copy()})
+    both = claims.robustness("C2", slow, quick=False).set_index("alternative")
+    assert both.loc["early stopping and the transferred learning rate (1 or 0.1), chosen per network",
+                    "verdict"] == "not reproduced"
 
 
 def _representation_table(rng, probe_gain, instances=3, seeds=2, alphas=(0.0, 1.2), blocks=3):

@@ -4,11 +4,12 @@ from __future__ import annotations
 import pandas as pd
 import numpy as np
 
-from ..stats import (choose_on_validation, compare, optimality_probability, paired_difference,
-                     replicate_unit, winner_significance)
+from ..stats import (choose_on_validation, choose_variant, compare, early_stopped, optimality_probability,
+                     paired_difference, replicate_unit, winner_significance)
 from ..transfer import PROTOCOL_FAMILIES
 
-__all__ = ["held_out_winners", "held_out_differences", "cross_fitted_cells", "phase_cells", "phase_cells_all_families", "freeze_or_tune", "family_winners", "verdicts_agree", "val_array", "curve_array"]
+__all__ = ["held_out_winners", "held_out_differences", "cross_fitted_cells", "phase_cells", "phase_cells_all_families", "freeze_or_tune", "family_winners", "verdicts_agree", "val_array", "curve_array",
+           "training_choices"]
 
 
 def val_array(table: pd.DataFrame, knob: str) -> tuple[pd.Index, np.ndarray, np.ndarray]:
@@ -208,3 +209,34 @@ def verdicts_agree(verdicts: dict) -> dict:
     sides = np.array([f.verdict.to_numpy() for f in frames])
     flipped = np.any(sides == "fine-tune", axis=0) & np.any(sides == "freeze", axis=0)
     return {"cells": int(len(first)), "agree": int(same.sum()), "flipped": int(flipped.sum())}
+
+
+def training_choices(tables: dict, knob: str) -> pd.DataFrame:
+    """What the training recipe's own choices do to a map: per choice, how many cells (knob > 0) change
+    their validation-chosen winner, and the mean change of the cross-fitted held-out accuracy.
+
+    ``tables`` maps the transferred blocks' learning-rate scale (1.0 required, 0.1 optional) to a
+    phase sweep run with checkpoints. The choices, each made per network on one half of its own
+    validation set (:mod:`tlcore.stats.network_choice`): ``early stopping`` (against training to the
+    last step), ``transferred learning rate`` (1 or 0.1, both early-stopped, against 1 early-stopped)
+    and ``both`` (against the plain recipe: last step, rate 1)."""
+    if 1.0 not in tables:
+        raise ValueError(f"training_choices needs the map at transferred learning-rate scale 1.0, got scales {sorted(tables)}")
+    plain = tables[1.0]
+    stopped = {scale: early_stopped(t) for scale, t in tables.items()}
+    pairs = {"early stopping": (plain, stopped[1.0])}
+    if len(stopped) > 1:
+        chosen = choose_variant(stopped, column="transferred_lr_scale")
+        pairs["transferred learning rate"] = (stopped[1.0], chosen)
+        pairs["both"] = (plain, chosen)
+    by = [knob, "n_target"]
+    rows = []
+    for name, (before, after) in pairs.items():
+        a, b = choose_on_validation(before, by), choose_on_validation(after, by)
+        counted = a[knob] > 0
+        changed = ((a.best_transfer_depth != b.best_transfer_depth) | (a.best_frozen_depth != b.best_frozen_depth))
+        gain = (cross_fitted_cells(after, knob).cf_score - cross_fitted_cells(before, knob).cf_score)[counted]
+        rows.append({"choice": name, "cells": int(counted.sum()), "winner_changed": int(changed[counted].sum()),
+                     "share_changed": float(changed[counted].mean()), "held_out_gain": float(gain.mean()),
+                     "held_out_gain_max": float(gain.max())})
+    return pd.DataFrame(rows)

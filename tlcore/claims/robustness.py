@@ -2,7 +2,8 @@
 
 A verdict rests on choices (a tie rule, folds, a false discovery rate, which replicates there are).
 :func:`robustness` recomputes a claim's verdict under each alternative of :data:`ALTERNATIVES` (other
-rules, and the transferred-block learning rate 0.1 where that map exists) and under every
+rules, the transferred-block learning rate 0.1 where that map exists, and the training schedule
+chosen per network where the maps were made with checkpoints) and under every
 leave-out subset of the replicates (:func:`replicate_subsets`), and says which give the same verdict.
 The alternatives are declared here, before any table is judged with them.
 """
@@ -12,7 +13,7 @@ from typing import Callable
 
 import pandas as pd
 
-from ..stats import MIN_INSTANCES
+from ..stats import MIN_INSTANCES, STOPPED_COLUMNS, choose_variant, early_stopped
 from .c1_families import verdict_c1_by_family
 from .c2 import verdict_c2_controlled
 from .c3 import verdict_c3
@@ -30,6 +31,34 @@ def _low_lr(tables: dict) -> dict:
     return {"teacher_mix": tables["phase_teacher_mix_lr0.1"], "feature_mix": tables["phase_feature_mix"]}
 
 
+def _has_checkpoints(table: pd.DataFrame) -> bool:
+    return set(STOPPED_COLUMNS) <= set(table.columns)
+
+
+def _stopped(tables: dict) -> dict | None:
+    """The phase maps with every network stopped early (:func:`tlcore.stats.early_stopped`); None
+    when a map was made without checkpoints (the alternative does not exist for it)."""
+    phase = _phase(tables)
+    if not all(_has_checkpoints(t) for t in phase.values()):
+        return None
+    return {knob: early_stopped(t) for knob, t in phase.items()}
+
+
+def _stopped_and_lr(tables: dict) -> dict | None:
+    """:func:`_stopped`, with each teacher_mix network's transferred-block learning rate (1 or 0.1)
+    chosen on its own validation half too (:func:`tlcore.stats.choose_variant`)."""
+    phase, slow = _stopped(tables), tables.get("phase_teacher_mix_lr0.1")
+    if phase is None or slow is None or not _has_checkpoints(slow):
+        return None
+    phase["teacher_mix"] = choose_variant({1.0: phase["teacher_mix"], 0.1: early_stopped(slow)},
+                                          column="transferred_lr_scale")
+    return phase
+
+
+def _on(judge: Callable, tables: dict | None):
+    return None if tables is None else judge(tables)
+
+
 # claim -> (the sweeps it reads, its verdict as judged: tables, quick -> Verdict)
 JUDGES: dict[str, tuple[list[str], Callable]] = {
     "C1": (["phase_teacher_mix", "phase_feature_mix"], lambda t, quick: verdict_c1_by_family(_phase(t))),
@@ -38,21 +67,30 @@ JUDGES: dict[str, tuple[list[str], Callable]] = {
     "C4": (["selection", "selection_mnist1d"], verdict_c4_benchmarks),
 }
 
-# claim -> [(alternative, the extra sweeps it needs, tables, quick -> Verdict)]
+# claim -> [(alternative, the extra sweeps it needs, tables, quick -> Verdict, or None where the tables
+# cannot give it)]
 ALTERNATIVES: dict[str, list[tuple[str, list[str], Callable]]] = {
     "C1": [("tie rule: the arg-max alone", [], lambda t, q: verdict_c1_by_family(_phase(t), tie="arg-max")),
            ("tie rule: the shallowest within noise", [],
             lambda t, q: verdict_c1_by_family(_phase(t), tie="shallowest")),
            ("tie rule: the deepest within noise", [], lambda t, q: verdict_c1_by_family(_phase(t), tie="deepest")),
            ("transferred blocks at learning rate x0.1 (teacher_mix map)", ["phase_teacher_mix_lr0.1"],
-            lambda t, q: verdict_c1_by_family(_low_lr(t)))],
+            lambda t, q: verdict_c1_by_family(_low_lr(t))),
+           ("early stopping, chosen per network on validation", [],
+            lambda t, q: _on(verdict_c1_by_family, _stopped(t))),
+           ("early stopping and the transferred learning rate (1 or 0.1), chosen per network",
+            ["phase_teacher_mix_lr0.1"], lambda t, q: _on(verdict_c1_by_family, _stopped_and_lr(t)))],
     "C2": [("two folds instead of leave-one-out", [], lambda t, q: verdict_c2_controlled(_phase(t), folds=2)),
            ("training seeds as the units (instances ignored)", [],
             lambda t, q: verdict_c2_controlled(_phase(t), unit="seed")),
            ("false discovery rate 0.05", [], lambda t, q: verdict_c2_controlled(_phase(t), q=0.05)),
            ("false discovery rate 0.20", [], lambda t, q: verdict_c2_controlled(_phase(t), q=0.20)),
            ("transferred blocks at learning rate x0.1 (teacher_mix map)", ["phase_teacher_mix_lr0.1"],
-            lambda t, q: verdict_c2_controlled(_low_lr(t)))],
+            lambda t, q: verdict_c2_controlled(_low_lr(t))),
+           ("early stopping, chosen per network on validation", [],
+            lambda t, q: _on(verdict_c2_controlled, _stopped(t))),
+           ("early stopping and the transferred learning rate (1 or 0.1), chosen per network",
+            ["phase_teacher_mix_lr0.1"], lambda t, q: _on(verdict_c2_controlled, _stopped_and_lr(t)))],
     "C3": [("measure: neighbourhood overlap", [],
             lambda t, q: verdict_c3(t["representations"], measure="neighbourhood_overlap"))],
     "C4": [],
@@ -90,8 +128,8 @@ def robustness(claim: str, tables: dict[str, pd.DataFrame], quick: bool) -> pd.D
     base = judge(tables, quick)
     rows = [{"alternative": "as judged", "kind": "as judged", "verdict": base.verdict, "key": base.key}]
     for name, extra, alternative in ALTERNATIVES[claim]:
-        if set(extra) <= set(tables):
-            v = alternative(tables, quick)
+        v = alternative(tables, quick) if set(extra) <= set(tables) else None
+        if v is not None:
             rows.append({"alternative": name, "kind": "rule", "verdict": v.verdict, "key": v.key})
     for name, keep in replicate_subsets(tables[needs[0]]):
         v = judge({n: keep(t) if n in needs else t for n, t in tables.items()}, quick)

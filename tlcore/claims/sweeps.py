@@ -11,7 +11,7 @@ from ..presets import sizes
 from ..sweep import default_cache_dir, instance_seeds, run_replicated
 from ..transfer import all_protocols, candidate_protocols
 
-__all__ = ["REPLICATES", "replicates", "describe_replicates", "PHASE_VALUES", "PHASE_N_TARGETS", "N_VAL", "phase_sweep", "representation_sweep", "SELECTION_MEASURES",
+__all__ = ["REPLICATES", "replicates", "describe_replicates", "PHASE_VALUES", "PHASE_N_TARGETS", "N_VAL", "STOPPING_CHECKPOINTS", "phase_sweep", "representation_sweep", "SELECTION_MEASURES",
            "SELECTION_CANDIDATES", "SELECTION_SETTING", "SELECTION_N_VAL", "MNIST_SELECTION_VALUES",
            "selection_sweep", "mnist1d_selection", "freezing_sweep", "REPRESENTATION_SEEDS", "PROFILE_SEEDS", "PROFILE_PROBE", "profile_sweep",
            "CLAIM_SWEEPS", "CLAIM_INPUTS", "claim_tables"]
@@ -47,6 +47,10 @@ PHASE_N_TARGETS = [10, 20, 40, 80, 160, 320]
 
 N_VAL = 500  # validation examples carved from the target pool, per seed
 
+# Every phase-map network is scored on validation at this many evenly spaced steps, so that its
+# stopping step can be chosen (per network, on half of its validation set; tlcore.stats.early_stopped).
+STOPPING_CHECKPOINTS = 8
+
 
 _OTHER = {"feature_mix": "teacher_mix", "teacher_mix": "feature_mix"}
 
@@ -57,7 +61,8 @@ def phase_sweep(knob: str, quick: bool = True, seeds: int | None = None, transfe
 
     ``knob`` is ``"feature_mix"`` (the inputs' features change) or ``"teacher_mix"`` (the labelling
     rule changes); the other knob is 0. ``instances`` task instances with ``seeds`` training seeds
-    each (None: the scale's :data:`REPLICATES`). One row per network with ``val_acc`` and ``test_acc``.
+    each (None: the scale's :data:`REPLICATES`). One row per network with ``val_acc`` and ``test_acc``
+    after the full training, and the early-stopped columns of :data:`STOPPING_CHECKPOINTS` checkpoints.
     """
     if knob not in _OTHER:
         raise ValueError(f"unknown knob {knob!r}; expected one of {sorted(_OTHER)}")
@@ -65,7 +70,8 @@ def phase_sweep(knob: str, quick: bool = True, seeds: int | None = None, transfe
     return run_replicated("depth", {knob: PHASE_VALUES}, cache_dir or default_cache_dir(),
                *replicates(quick, instances, seeds), executor=executor,
                family="hidden_manifold", n_targets=PHASE_N_TARGETS,
-               protocols=candidate_protocols(s["depth"]), n_val=N_VAL, transferred_lr_scale=transferred_lr_scale,
+               protocols=candidate_protocols(s["depth"]), n_val=N_VAL, checkpoints=STOPPING_CHECKPOINTS,
+               transferred_lr_scale=transferred_lr_scale,
                device=device, **{_OTHER[knob]: 0.0}, **s)
 
 
