@@ -23,7 +23,22 @@ def table():
 def test_summarise_means_and_errors(table):
     s = summarise(table)
     row = s[(s.n_target == 10) & (s.transfer_depth == 2) & (s.frozen_depth == 2)].iloc[0]
-    assert row["mean"] == pytest.approx(0.60) and row["sem"] == pytest.approx(0.01) and row.n_seeds == 2
+    assert row["mean"] == pytest.approx(0.60) and row["sem"] == pytest.approx(0.01) and row.n == 2
+    assert row.unit == "seed"
+
+
+def test_summarise_takes_the_error_over_task_instances_when_there_are_enough(table):
+    """Three instances of two seeds: seeds averaged within an instance, SE over the three means
+    (a hand computation), so a seed pair's spread does not shrink the error."""
+    rows = []
+    for inst, shift in enumerate((-0.03, 0.0, 0.06)):
+        part = table.assign(task_seed=inst, seed=table.seed + 10 * inst, test_acc=table.test_acc + shift)
+        rows.append(part)
+    s = summarise(pd.concat(rows))
+    row = s[(s.n_target == 10) & (s.transfer_depth == 2) & (s.frozen_depth == 2)].iloc[0]
+    means = [0.57, 0.60, 0.66]
+    assert row["mean"] == pytest.approx(0.61) and row.n == 3 and row.unit == "task_seed"
+    assert row["sem"] == pytest.approx(pd.Series(means).std(ddof=1) / 3 ** 0.5)
 
 
 def test_measured_similarity():

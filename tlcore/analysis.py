@@ -15,7 +15,8 @@ import pandas as pd
 from scipy import stats
 
 from .selection import UNTRAINED
-from .stats import bootstrap_ci, compare, replicate_clusters, sem, summary, tie_aware_ranks, tied_with_best, within_noise
+from .stats import (bootstrap_ci, compare, replicate_clusters, replicate_unit, sem, summary, tie_aware_ranks,
+                    tied_with_best, within_noise)
 
 __all__ = ["summarise", "selection_summary", "layer_matrix", "probe_curves", "candidate_summary",
            "setting_effect", "tie_aware_quality", "selection_quality", "quality_intervals",
@@ -24,9 +25,18 @@ __all__ = ["summarise", "selection_summary", "layer_matrix", "probe_curves", "ca
 PROTOCOL_KEYS = ["transfer_depth", "frozen_depth"]
 
 
-def summarise(table: pd.DataFrame, by: Sequence[str] = ("n_target",)) -> pd.DataFrame:
-    """Mean and standard error over seeds of ``test_acc`` for each protocol within ``by`` groups."""
-    return summary(table, list(by) + PROTOCOL_KEYS, "test_acc").rename(columns={"n": "n_seeds"})
+def summarise(table: pd.DataFrame, by: Sequence[str] = ("n_target",), value: str = "test_acc") -> pd.DataFrame:
+    """Mean and standard error of ``value`` for each protocol within ``by`` groups, over the table's
+    replicate units (:func:`tlcore.stats.replicate_unit`): with enough task instances the seeds are
+    averaged within their instance first, so the SE is over instances. ``n`` counts the units and
+    ``unit`` names them (``"task_seed"`` or ``"seed"``)."""
+    keys = list(by) + PROTOCOL_KEYS
+    unit = replicate_unit(table)
+    if unit == "task_seed":
+        table = table.groupby(keys + ["task_seed"], as_index=False)[value].mean()
+    out = summary(table, keys, value)
+    out["unit"] = unit
+    return out
 
 
 def selection_summary(table: pd.DataFrame, by: Sequence[str] = ()) -> pd.DataFrame:

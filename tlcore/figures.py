@@ -79,7 +79,9 @@ def plot_depth_curves(table: pd.DataFrame, title: str = "", ax=None, ylim=None, 
                         label=f"n={n}" if not frozen else None)
     ax.set_xticks(sorted(s.transfer_depth.unique()))
     ax.set_xlabel("transfer depth l (blocks copied from the source)")
-    ax.set_ylabel(f"target test accuracy\n(mean ± SE, {table.seed.nunique()} seeds)")
+    units = (f"{table.task_seed.nunique()} task instances" if s.unit.iloc[0] == "task_seed"
+             else f"{table.seed.nunique()} seeds")
+    ax.set_ylabel(f"target test accuracy\n(mean ± SE over {units})")
     ax.set_title(title)
     ax.legend(title="solid (l, 0)\ndashed (l, l)", fontsize=8, title_fontsize=8, loc="upper left",
               bbox_to_anchor=(1.02, 1))  # outside the axes: never over the data
