@@ -112,3 +112,16 @@ def test_training_choices_count_the_cells_whose_winner_changes():
     assert out.loc["both", "winner_changed"] == 1
     only_stopping = claims.training_choices({1.0: table}, "teacher_mix")
     assert list(only_stopping.choice) == ["early stopping"]
+
+
+def test_scratch_catches_up_where_the_winner_is_within_noise_at_that_size_and_every_larger_one():
+    cells = pd.DataFrame({"teacher_mix": [0.5] * 4 + [1.0] * 4, "n_target": [10, 20, 40, 80] * 2,
+                          # row 0.5: beyond noise at 10 and 40, within at 20 and 80 -> from 80 only
+                          # row 1.0: within noise from 20 on (a winner that is scratch itself has margin 0)
+                          "cf_scratch_margin": [0.10, 0.01, 0.05, 0.005, 0.08, 0.0, 0.01, -0.004],
+                          "cf_scratch_sem": [0.01, 0.01, 0.01, 0.01, 0.01, float("nan"), 0.01, 0.01]})
+    out = claims.scratch_catches_up(cells.sample(frac=1.0, random_state=1), "teacher_mix").set_index("teacher_mix")
+    assert out.loc[0.5, "catches_up_at"] == 80 and out.loc[1.0, "catches_up_at"] == 20
+    never = cells.assign(cf_scratch_margin=0.2)
+    assert claims.scratch_catches_up(never, "teacher_mix").catches_up_at.isna().all()
+    assert out.loc[0.5, "margin_at_largest"] == pytest.approx(0.005) and out.loc[0.5, "largest_n"] == 80

@@ -9,7 +9,7 @@ from ..stats import (choose_on_validation, choose_variant, compare, early_stoppe
 from ..transfer import PROTOCOL_FAMILIES
 
 __all__ = ["held_out_winners", "held_out_differences", "cross_fitted_cells", "phase_cells", "phase_cells_all_families", "freeze_or_tune", "family_winners", "verdicts_agree", "val_array", "curve_array",
-           "training_choices"]
+           "training_choices", "scratch_catches_up"]
 
 
 def val_array(table: pd.DataFrame, knob: str) -> tuple[pd.Index, np.ndarray, np.ndarray]:
@@ -239,4 +239,22 @@ def training_choices(tables: dict, knob: str) -> pd.DataFrame:
         rows.append({"choice": name, "cells": int(counted.sum()), "winner_changed": int(changed[counted].sum()),
                      "share_changed": float(changed[counted].mean()), "held_out_gain": float(gain.mean()),
                      "held_out_gain_max": float(gain.max())})
+    return pd.DataFrame(rows)
+
+
+def scratch_catches_up(cells: pd.DataFrame, knob: str) -> pd.DataFrame:
+    """Per knob value (a map row), the smallest ``n_target`` from which training from scratch is within
+    noise of the cell's cross-fitted winner at that size and every larger one: the held-out margin of
+    the winner over scratch (``cf_scratch_margin``, :func:`cross_fitted_cells`) within 2 SE. Columns
+    ``knob`` value, ``catches_up_at`` (None: not within the map's sizes), ``largest_n`` and
+    ``margin_at_largest`` (the winner's margin over scratch at the largest size, with ``sem_at_largest``)."""
+    rows = []
+    for value, g in cells.sort_values("n_target").groupby(knob, sort=True):
+        margin, se = g.cf_scratch_margin.to_numpy(), g.cf_scratch_sem.to_numpy()
+        within = ~(np.abs(margin) > 2 * np.nan_to_num(se, nan=0.0)) | (margin == 0)
+        tail = np.logical_and.accumulate(within[::-1])[::-1]  # within noise here and at every larger size
+        at = g.n_target.to_numpy()[tail]
+        rows.append({knob: value, "catches_up_at": int(at[0]) if len(at) else None,
+                     "largest_n": int(g.n_target.max()), "margin_at_largest": float(margin[-1]),
+                     "sem_at_largest": float(se[-1])})
     return pd.DataFrame(rows)
