@@ -23,7 +23,7 @@ from .c1_families import C1_ALPHA, TIE_RULES, c1_by_family, family_depths, verdi
 from .c2 import FDR_Q, OFTEN, c2_controlled_text, c2_tests, verdict_c2, verdict_c2_controlled
 from .c3 import C3_ALPHA, verdict_c3
 from .c4 import C4_ALPHA, mnist1d_setting, selection_setting, verdict_c4, verdict_c4_across, verdict_c4_benchmarks
-from .cells import (family_winners, freeze_or_tune, phase_cells, phase_cells_all_families, scratch_catches_up,
+from .cells import (cross_fitted_cells, family_winners, freeze_or_tune, phase_cells, phase_cells_all_families, scratch_catches_up,
                     training_choices, verdicts_agree)
 from .freezing import FREEZING_STATEMENT, verdict_freezing
 from .robustness import ALTERNATIVES, JUDGES, replicate_subsets, robustness, robustness_summary, robustness_table
@@ -45,7 +45,7 @@ __all__ = ["REPLICATES", "REPRESENTATION_SEEDS", "describe_replicates", "replica
            "FDR_Q", "C3_ALPHA", "C4_ALPHA", "verdict_c4_benchmarks", "TIE_RULES", "ALTERNATIVES", "JUDGES", "replicate_subsets", "robustness", "robustness_summary", "robustness_table",
            "c2_tests", "c2_controlled_text", "C1_ALPHA",
            "c1_by_family", "family_depths", "verdict_c1_by_family", "verdict_c2_controlled",
-           "verdict_freezing", "FREEZING_STATEMENT", "training_choices", "STOPPING_CHECKPOINTS", "scratch_catches_up"]
+           "verdict_freezing", "FREEZING_STATEMENT", "training_choices", "STOPPING_CHECKPOINTS", "scratch_catches_up", "cross_fitted_cells"]
 
 
 def phase_verdicts(tables) -> list[Verdict]:
