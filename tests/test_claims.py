@@ -26,7 +26,8 @@ def _cell(cells, knob, value, n_target):
 def test_the_maps_are_complete_and_honest(maps):
     tables, cells = maps
     for knob, t in tables.items():
-        assert len(cells[knob]) == len(claims.PHASE_VALUES) * len(claims.PHASE_N_TARGETS)
+        grid = claims.phase_grid(quick=True)
+        assert len(cells[knob]) == len(grid["values"]) * len(grid["n_targets"])
         instances, seeds = claims.REPLICATES["quick"]
         by = t.groupby([knob, "n_target", "transfer_depth", "frozen_depth"])
         assert by.seed.nunique().eq(instances * seeds).all() and by.task_seed.nunique().eq(instances).all()

@@ -28,13 +28,13 @@ from .cells import (cross_fitted_cells, family_winners, freeze_or_tune, phase_ce
 from .freezing import FREEZING_STATEMENT, verdict_freezing
 from .robustness import ALTERNATIVES, JUDGES, replicate_subsets, robustness, robustness_summary, robustness_table
 from .statements import CHAPTERS, SHORT, STATEMENTS, SWEEP_CHAPTERS
-from .sweeps import (REPLICATES, REPRESENTATION_SEEDS, describe_replicates, replicates, CLAIM_INPUTS, CLAIM_SWEEPS, MNIST_SELECTION_VALUES, N_VAL, PHASE_N_TARGETS, PHASE_VALUES,
+from .sweeps import (REPLICATES, REPRESENTATION_SEEDS, describe_replicates, replicates, CLAIM_INPUTS, CLAIM_SWEEPS, MNIST_SELECTION_VALUES, N_VAL, PHASE_GRID, phase_grid, DEEP_GRID, deep_sweep,
                      PROFILE_PROBE, PROFILE_SEEDS, SELECTION_CANDIDATES, STOPPING_CHECKPOINTS, SELECTION_MEASURES, SELECTION_N_VAL,
                      SELECTION_SETTING, claim_tables, mnist1d_selection, phase_sweep, profile_sweep,
                      representation_sweep, selection_sweep, freezing_sweep)
 from .verdict import VERDICT_WORDS, Verdict, claim_word, verdict_agreement
 
-__all__ = ["REPLICATES", "REPRESENTATION_SEEDS", "describe_replicates", "replicates", "PHASE_VALUES", "PHASE_N_TARGETS", "N_VAL", "Verdict", "phase_sweep", "phase_cells",
+__all__ = ["REPLICATES", "REPRESENTATION_SEEDS", "describe_replicates", "replicates", "PHASE_GRID", "phase_grid", "DEEP_GRID", "deep_sweep", "N_VAL", "Verdict", "phase_sweep", "phase_cells",
            "verdict_c1", "verdict_c2", "verdict_c3", "verdict_c4", "representation_sweep", "phase_cells_all_families",
            "freeze_or_tune", "verdicts_agree", "selection_sweep", "SELECTION_MEASURES", "all_verdicts",
            "SELECTION_CANDIDATES", "SELECTION_SETTING", "SELECTION_N_VAL", "MNIST_SELECTION_VALUES",

@@ -11,7 +11,7 @@ from ..presets import sizes
 from ..sweep import default_cache_dir, instance_seeds, run_replicated
 from ..transfer import all_protocols, candidate_protocols
 
-__all__ = ["REPLICATES", "replicates", "describe_replicates", "PHASE_VALUES", "PHASE_N_TARGETS", "N_VAL", "STOPPING_CHECKPOINTS", "phase_sweep", "representation_sweep", "SELECTION_MEASURES",
+__all__ = ["REPLICATES", "replicates", "describe_replicates", "PHASE_GRID", "phase_grid", "DEEP_GRID", "deep_sweep", "N_VAL", "STOPPING_CHECKPOINTS", "phase_sweep", "representation_sweep", "SELECTION_MEASURES",
            "SELECTION_CANDIDATES", "SELECTION_SETTING", "SELECTION_N_VAL", "MNIST_SELECTION_VALUES",
            "selection_sweep", "mnist1d_selection", "freezing_sweep", "REPRESENTATION_SEEDS", "PROFILE_SEEDS", "PROFILE_PROBE", "profile_sweep",
            "CLAIM_SWEEPS", "CLAIM_INPUTS", "claim_tables"]
@@ -38,11 +38,23 @@ def describe_replicates(table: pd.DataFrame) -> str:
     return f"{table.seed.nunique()} replicates ({len(per_instance)} task instances of {seeds})"
 
 
-# The phase diagram of the transfer-depth chapter: 6 similarities x 6 target sizes.
-PHASE_VALUES = [0.0, 0.2, 0.4, 0.6, 0.8, 1.0]
+# The phase diagrams of the transfer-depth chapter, by scale: similarity values x target sizes.
+# Paper scale: 8 similarities dense near the identical task and target sizes on a log-2 grid up to
+# 2,560, where scratch training is expected to catch up in the dissimilar rows; the target pool is
+# enlarged to hold the largest size and the validation set. Quick mode keeps the 6 x 6 grid of a
+# 2-core book build. Fixed before the enlarged maps were run.
+PHASE_GRID = {
+    "quick": dict(values=(0.0, 0.2, 0.4, 0.6, 0.8, 1.0), n_targets=(10, 20, 40, 80, 160, 320)),
+    "paper": dict(values=(0.0, 0.05, 0.1, 0.2, 0.4, 0.6, 0.8, 1.0),
+                  n_targets=(10, 20, 40, 80, 160, 320, 640, 1280, 2560), n_target_pool=3100),
+}
 
 
-PHASE_N_TARGETS = [10, 20, 40, 80, 160, 320]
+def phase_grid(quick: bool) -> dict:
+    """The scale's phase-map grid: ``values`` (of the knob), ``n_targets`` and, where the
+    family's default pool is too small, ``n_target_pool``."""
+    grid = PHASE_GRID["quick" if quick else "paper"]
+    return {k: list(v) if isinstance(v, tuple) else v for k, v in grid.items()}
 
 
 N_VAL = 500  # validation examples carved from the target pool, per seed
@@ -66,13 +78,36 @@ def phase_sweep(knob: str, quick: bool = True, seeds: int | None = None, transfe
     """
     if knob not in _OTHER:
         raise ValueError(f"unknown knob {knob!r}; expected one of {sorted(_OTHER)}")
-    s = sizes(quick, "hidden_manifold")
-    return run_replicated("depth", {knob: PHASE_VALUES}, cache_dir or default_cache_dir(),
+    s, grid = sizes(quick, "hidden_manifold"), phase_grid(quick)
+    s.update({k: v for k, v in grid.items() if k in s})
+    return run_replicated("depth", {knob: grid["values"]}, cache_dir or default_cache_dir(),
                *replicates(quick, instances, seeds), executor=executor,
-               family="hidden_manifold", n_targets=PHASE_N_TARGETS,
+               family="hidden_manifold", n_targets=grid["n_targets"],
                protocols=candidate_protocols(s["depth"]), n_val=N_VAL, checkpoints=STOPPING_CHECKPOINTS,
                transferred_lr_scale=transferred_lr_scale,
                device=device, **{_OTHER[knob]: 0.0}, **s)
+
+
+# The deep-network sub-grid (paper scale): L = 8 blocks, frozen and fine-tuned transfer at every
+# depth, on 3 similarities x 4 target sizes of the teacher_mix map, with the map's replicates and
+# checkpoints. Quick mode: the same shape at the quick sizes on the two smallest target sizes.
+DEEP_GRID = {
+    "quick": dict(depth=8, values=(0.0, 0.6), n_targets=(10, 80)),
+    "paper": dict(depth=8, values=(0.0, 0.2, 0.6), n_targets=(10, 40, 160, 640)),
+}
+
+
+def deep_sweep(quick: bool = True, seeds: int | None = None, device: str = "auto", cache_dir=None,
+               executor=None, instances: int | None = None) -> pd.DataFrame:
+    """``(l, 0)`` and ``(l, l)`` for every ``l`` of an L = 8 network on the teacher_mix map's task
+    family, over :data:`DEEP_GRID`: where the best transfer depth sits as a fraction of the depth."""
+    grid = DEEP_GRID["quick" if quick else "paper"]
+    s = {**sizes(quick, "hidden_manifold"), "depth": grid["depth"]}
+    return run_replicated("depth", {"teacher_mix": list(grid["values"])}, cache_dir or default_cache_dir(),
+               *replicates(quick, instances, seeds), executor=executor,
+               family="hidden_manifold", n_targets=list(grid["n_targets"]),
+               protocols=all_protocols(grid["depth"]), n_val=N_VAL, checkpoints=STOPPING_CHECKPOINTS,
+               device=device, feature_mix=0.0, **s)
 
 
 def freezing_sweep(quick: bool = True, seeds: int | None = None, alphas=(0.3, 1.2), shared_depth: int = 1,
@@ -176,11 +211,12 @@ def profile_sweep(knob: str, quick: bool = True, seeds: int = PROFILE_SEEDS, dev
     """
     if knob not in _OTHER:
         raise ValueError(f"unknown knob {knob!r}; expected one of {sorted(_OTHER)}")
-    s = sizes(quick, "hidden_manifold")
+    s, grid = sizes(quick, "hidden_manifold"), phase_grid(quick)
+    s.update({k: v for k, v in grid.items() if k in s})
     n_instances, per_instance = replicates(quick, instances)
-    return run_replicated("profiles", {knob: PHASE_VALUES}, cache_dir or default_cache_dir(), n_instances,
+    return run_replicated("profiles", {knob: grid["values"]}, cache_dir or default_cache_dir(), n_instances,
                per_instance, executor=executor, first=seeds,
-               family="hidden_manifold", n_targets=PHASE_N_TARGETS, n_probe=PROFILE_PROBE,
+               family="hidden_manifold", n_targets=grid["n_targets"], n_probe=PROFILE_PROBE,
                device=device, **{_OTHER[knob]: 0.0}, **s)
 
 
@@ -194,6 +230,7 @@ CLAIM_SWEEPS = {
     "selection_mnist1d": lambda quick, device: mnist1d_selection(quick, device=device),
     "phase_teacher_mix_lr0.1": lambda quick, device: phase_sweep("teacher_mix", quick, transferred_lr_scale=0.1,
                                                                  device=device),
+    "deep_teacher_mix": lambda quick, device: deep_sweep(quick, device=device),
 }
 
 
