@@ -8,7 +8,7 @@ errors from :mod:`tlcore.stats`; a difference within two standard errors is a ti
 
 Layout: :mod:`.sweeps` (the registered sweeps and their constants), :mod:`.statements` (the claims in
 words and their chapters), :mod:`.verdict` (the verdict record and the one word rule), :mod:`.cells`
-(per-cell readings of a map), one module per claim (:mod:`.c1` ... :mod:`.c4`), :mod:`.robustness`
+(per-cell readings of a map), :mod:`.deep` (where the optimum sits in a deep network), one module per claim (:mod:`.c1` ... :mod:`.c4`), :mod:`.robustness`
 (each verdict under the alternatives a reviewer tries) and :mod:`.beyond` (the profile -> depth
 predictor, beyond the paper).
 """
@@ -25,6 +25,7 @@ from .c3 import C3_ALPHA, verdict_c3
 from .c4 import C4_ALPHA, mnist1d_setting, selection_setting, verdict_c4, verdict_c4_across, verdict_c4_benchmarks
 from .cells import (cross_fitted_cells, family_winners, freeze_or_tune, phase_cells, phase_cells_all_families, scratch_catches_up,
                     training_choices, verdicts_agree)
+from .deep import DEPTH_FAMILIES, optimum_depths
 from .freezing import FREEZING_STATEMENT, verdict_freezing
 from .robustness import ALTERNATIVES, JUDGES, replicate_subsets, robustness, robustness_summary, robustness_table
 from .statements import CHAPTERS, SHORT, STATEMENTS, SWEEP_CHAPTERS
@@ -34,7 +35,7 @@ from .sweeps import (REPLICATES, REPRESENTATION_SEEDS, describe_replicates, repl
                      representation_sweep, selection_sweep, freezing_sweep)
 from .verdict import VERDICT_WORDS, Verdict, claim_word, verdict_agreement
 
-__all__ = ["REPLICATES", "REPRESENTATION_SEEDS", "describe_replicates", "replicates", "PHASE_GRID", "phase_grid", "DEEP_GRID", "deep_sweep", "N_VAL", "Verdict", "phase_sweep", "phase_cells",
+__all__ = ["REPLICATES", "REPRESENTATION_SEEDS", "describe_replicates", "replicates", "PHASE_GRID", "phase_grid", "DEEP_GRID", "deep_sweep", "DEPTH_FAMILIES", "optimum_depths", "N_VAL", "Verdict", "phase_sweep", "phase_cells",
            "verdict_c1", "verdict_c2", "verdict_c3", "verdict_c4", "representation_sweep", "phase_cells_all_families",
            "freeze_or_tune", "verdicts_agree", "selection_sweep", "SELECTION_MEASURES", "all_verdicts",
            "SELECTION_CANDIDATES", "SELECTION_SETTING", "SELECTION_N_VAL", "MNIST_SELECTION_VALUES",
