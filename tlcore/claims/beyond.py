@@ -11,12 +11,24 @@ from ..profiles import depths_from_curves, recovered_fraction
 from ..stats import choose_on_validation, compare, percentile_interval, summary
 from .cells import curve_array, val_array
 
-__all__ = ["profile_bands", "depth_link", "evaluate_predictor", "held_out_predictor", "recovered_table", "least_recovered"]
+__all__ = ["profile_bands", "depth_link", "within_rank_correlation", "evaluate_predictor", "held_out_predictor", "recovered_table", "least_recovered"]
 
 
 def profile_bands(profiles: pd.DataFrame, by: Sequence[str]) -> pd.DataFrame:
     """Mean and SE over seeds of every curve, per ``by`` + measure, curve and block."""
     return summary(profiles, [*by, "measure", "curve", "block"], "value")
+
+
+def within_rank_correlation(x, y, groups) -> float:
+    """Spearman's correlation of ``x`` and ``y`` given a categorical ``groups``: both are ranked over
+    all cells, the ranks are centred within each group and correlated (a partial rank correlation
+    whose only covariate is the group). NaN when nothing varies within the groups."""
+    x, y = scipy_stats.rankdata(x), scipy_stats.rankdata(y)
+    frame = pd.DataFrame({"x": x, "y": y, "g": list(groups)})
+    rx = frame.x - frame.groupby("g").x.transform("mean")
+    ry = frame.y - frame.groupby("g").y.transform("mean")
+    denominator = float(np.sqrt((rx ** 2).sum() * (ry ** 2).sum()))
+    return float((rx * ry).sum() / denominator) if denominator > 0 else float("nan")
 
 
 def depth_link(maps: dict, measure: str = "linear_cka", baseline: str = "reference", level: float = 0.5,
@@ -28,7 +40,9 @@ def depth_link(maps: dict, measure: str = "linear_cka", baseline: str = "referen
     (:func:`tlcore.profiles.divergence_depth`, pooling the cell's seeds) and the validation-chosen
     transfer depth; their Spearman correlation over all cells, with a 95% percentile interval from
     resampling the seeds of both experiments (independently, with replacement). Returns ``cells``
-    (one row per cell), ``rho`` and ``ci``.
+    (one row per cell), ``rho`` and ``ci``, and ``rho_within`` and ``ci_within``: the same
+    correlation given the knob value (:func:`within_rank_correlation`, groups = map and knob value),
+    since the knob alone predicts much of the chosen depth and a pooled correlation may only say that.
     """
     parts = []
     for knob, (profiles, table) in maps.items():
@@ -40,6 +54,8 @@ def depth_link(maps: dict, measure: str = "linear_cka", baseline: str = "referen
             raise ValueError(f"the profiles and the phase table of {knob!r} cover different cells")
         parts.append((knob, index, src, base, floor, val, depth))
 
+    groups = np.concatenate([[f"{knob}={v}" for v in index.get_level_values(0)] for knob, index, *_ in parts])
+
     def correlate(p_idx, t_idx):
         predicted, chosen = [], []
         for _, _, src, base, floor, val, depth in parts:
@@ -48,19 +64,21 @@ def depth_link(maps: dict, measure: str = "linear_cka", baseline: str = "referen
             chosen.append(depth[val[:, :, t_idx].mean(axis=2).argmax(axis=1)])
         predicted, chosen = np.concatenate(predicted), np.concatenate(chosen)
         if np.ptp(predicted) == 0 or np.ptp(chosen) == 0:
-            return np.nan, predicted, chosen
-        return float(scipy_stats.spearmanr(predicted, chosen).statistic), predicted, chosen
+            return np.nan, np.nan, predicted, chosen
+        return (float(scipy_stats.spearmanr(predicted, chosen).statistic),
+                within_rank_correlation(predicted, chosen, groups), predicted, chosen)
 
     n_p, n_t = parts[0][2].shape[1], parts[0][5].shape[2]
-    rho, predicted, chosen = correlate(np.arange(n_p), np.arange(n_t))
+    rho, rho_within, predicted, chosen = correlate(np.arange(n_p), np.arange(n_t))
     rng = np.random.default_rng(seed)
-    boot = np.array([correlate(rng.integers(0, n_p, n_p), rng.integers(0, n_t, n_t))[0] for _ in range(n_boot)])
-    ci = percentile_interval(boot, n_units=min(n_p, n_t))
+    boot = np.array([correlate(rng.integers(0, n_p, n_p), rng.integers(0, n_t, n_t))[:2] for _ in range(n_boot)])
+    ci = percentile_interval(boot[:, 0], n_units=min(n_p, n_t))
+    ci_within = percentile_interval(boot[:, 1], n_units=min(n_p, n_t))
     cells = pd.concat([pd.DataFrame({"knob": knob, "value": index.get_level_values(0),
                                      "n_target": index.get_level_values(1)}) for knob, index, *_ in parts],
                       ignore_index=True)
     cells["divergence_depth"], cells["chosen_depth"] = predicted, chosen
-    return {"cells": cells, "rho": rho, "ci": ci, "measure": measure, "baseline": baseline, "level": level}
+    return {"cells": cells, "rho": rho, "ci": ci, "rho_within": rho_within, "ci_within": ci_within, "measure": measure, "baseline": baseline, "level": level}
 
 
 def _predicted_depths(profiles: pd.DataFrame, knob: str, measure: str, baseline: str, level: float) -> pd.Series:
