@@ -90,34 +90,63 @@ def test_verdicts_follow_their_definitions():
     assert claims.verdict_c2({"k": cells.assign(c2=[True] + [False] * 11)}).verdict == "partly"  # 1 of 12 < 1/6
 
 
-def _selection_table(rep_noise, base_noise, seeds=12, seed=0):
-    """A hand-made source-selection table: a representation measure and a baseline whose scores follow
-    the ground truth up to the given noise, and an untrained control with the worst ground truth."""
+def _selection_table(rep_noise, base_noise, seeds=12, seed=0, truth=None, control_score=None):
+    """A hand-made source-selection table: the pre-registered measure and a baseline whose scores
+    follow the ground truth up to the given noise, and an untrained control with the worst ground
+    truth (scored ``control_score`` by the measure when given)."""
     rng = np.random.default_rng(seed)
-    truth = {"near": 0.9, "mid": 0.8, "far": 0.7, "untrained": 0.5}
+    truth = truth or {"near": 0.9, "mid": 0.8, "far": 0.7, "untrained": 0.5}
+    pre = claims.C4_PREREGISTERED
+    measure, probe = pre["measure"], 30 if pre["n_probe"] == "n_target" else pre["n_probe"]
     rows = []
     for s in range(seeds):
         for c, acc in truth.items():
-            for selector, noise in (("linear_cka", rep_noise), ("leep", base_noise)):
-                rows.append({"n_target": 30, "n_probe": 30, "k": 10, "aggregate": "diagonal", "seed": s,
+            for selector, noise in ((measure, rep_noise), ("leep", base_noise)):
+                score = acc + noise * rng.normal()
+                if c == "untrained" and selector == measure and control_score is not None:
+                    score = control_score
+                rows.append({"n_target": 30, "n_probe": probe, "k": pre["k"] or 10, "aggregate": "diagonal", "seed": s,
                              "candidate": c, "selector": selector, "best_acc": acc + 0.005 * rng.normal(),
-                             "score": acc + noise * rng.normal()})
+                             "score": score})
     return pd.DataFrame(rows)
 
 
 def test_c4_verdict_follows_its_definition():
-    good = claims.verdict_c4(_selection_table(0.01, 0.01), ["linear_cka"], ["leep"], n_boot=500)
+    good = claims.verdict_c4(_selection_table(0.01, 0.01), n_boot=500)
     assert good.verdict == "reproduced" and good.numbers["difference"]["side"] == "tie", good.evidence
-    assert "ranked 4.0 of 4" in good.evidence and "12 seeds" in good.evidence
-    worse = claims.verdict_c4(_selection_table(0.12, 0.0), ["linear_cka"], ["leep"], n_boot=500)
-    assert worse.verdict == "partly" and worse.numbers["difference"]["side"] == "worse", worse.evidence
-    coin = claims.verdict_c4(_selection_table(10.0, 0.0), ["linear_cka"], ["leep"], n_boot=500)
+    assert "ranked 4.0 [4.0, 4.0] of 4" in good.evidence and "12 seeds" in good.evidence
+    assert "(pre-registered)" in good.evidence
+    # the baseline beating the measure does not change the verdict: it is reported beside it
+    beaten = claims.verdict_c4(_selection_table(0.12, 0.0), n_boot=500)
+    assert beaten.numbers["difference"]["side"] == "worse" and beaten.numbers["above_chance"], beaten.evidence
+    coin = claims.verdict_c4(_selection_table(10.0, 0.0), n_boot=500)
     assert coin.verdict == "not reproduced", coin.evidence
+    # ordered trained sources but the untrained control scored on top: better than chance only
+    six = {f"s{i}": 0.95 - 0.05 * i for i in range(6)} | {"untrained": 0.5}
+    fooled = claims.verdict_c4(_selection_table(0.005, 0.01, truth=six, control_score=2.0), n_boot=500)
+    assert fooled.verdict == "partly" and fooled.numbers["above_chance"] and not fooled.numbers["below_control"], \
+        fooled.evidence
     with pytest.raises(ValueError, match="no rows for k=7"):
         claims.verdict_c4(_selection_table(0.01, 0.01), setting={"k": 7})
+    with pytest.raises(ValueError, match="no scores of the pre-registered measure"):
+        claims.verdict_c4(_selection_table(0.01, 0.01).replace({"selector": {claims.C4_PREREGISTERED["measure"]: "x"}}))
     both = claims.verdict_c4_across({"A": good, "B": coin})
     assert both.verdict == "partly" and both.evidence.startswith("reproduced on A") and "not reproduced on B" in both.evidence
     assert claims.verdict_c4_across({"A": good, "B": good}).verdict == "reproduced"
+
+
+def test_the_c4_setting_is_pre_registered_and_re_derived_from_the_committed_calibration():
+    """The measure is a constant the benchmark run cannot change; the committed calibration table gives it."""
+    import inspect
+
+    from tlcore.claims.c4_calibration import CALIBRATION_FILE, calibrate
+
+    assert claims.C4_PREREGISTERED == {"measure": "information_imbalance_reverse", "n_probe": "n_target", "k": 5,
+                                       "aggregate": "diagonal"}
+    assert "measure" not in inspect.signature(claims.verdict_c4).parameters
+    table = pd.read_parquet(CALIBRATION_FILE)
+    assert table.family.eq("teacher").all() and table.task_seed.nunique() >= 3
+    assert calibrate(table, n_boot=200) == claims.C4_PREREGISTERED
 
 
 @pytest.fixture(scope="module")
@@ -133,8 +162,8 @@ def test_c4_benchmark_the_untrained_control_transfers_worst_and_is_ranked_low(se
     assert gain.mean() > 2 * gain.sem() and gain.mean() > 0.05, truth.mean()
     c4 = claims.verdict_c4(selection, n_boot=500)
     ci = c4.numbers["intervals"]
-    assert ci.loc[c4.numbers["best_measure"], "spearman_low"] > 0.3, c4.evidence
-    assert ci.loc[c4.numbers["best_measure"], "control_rank"] > selection.candidate.nunique() / 2, c4.evidence
+    assert ci.loc[c4.numbers["measure"], "spearman_low"] > 0.3, c4.evidence
+    assert ci.loc[c4.numbers["measure"], "control_rank"] > selection.candidate.nunique() / 2, c4.evidence
 
 
 def test_c4_a_neighbourhood_as_large_as_the_probe_carries_no_information(selection):

@@ -12,7 +12,7 @@ from ..sweep import default_cache_dir, instance_seeds, run_replicated
 from ..transfer import all_protocols, candidate_protocols
 
 __all__ = ["REPLICATES", "replicates", "describe_replicates", "PHASE_GRID", "phase_grid", "DEEP_GRID", "deep_sweep", "N_VAL", "STOPPING_CHECKPOINTS", "phase_sweep", "representation_sweep", "SELECTION_MEASURES",
-           "SELECTION_CANDIDATES", "SELECTION_SETTING", "SELECTION_N_VAL", "MNIST_SELECTION_VALUES",
+           "SELECTION_CANDIDATES", "CALIBRATION_CANDIDATES", "calibration_sweep", "SELECTION_SETTING", "SELECTION_N_VAL", "MNIST_SELECTION_VALUES",
            "selection_sweep", "mnist1d_selection", "freezing_sweep", "REPRESENTATION_SEEDS", "PROFILE_SEEDS", "PROFILE_PROBE", "profile_sweep",
            "CLAIM_SWEEPS", "CLAIM_INPUTS", "claim_tables"]
 
@@ -172,6 +172,25 @@ def selection_sweep(quick: bool = True, seeds: int | None = None, family: str = 
                protocols=protocols, aggregate=aggregate, k=list(k) if isinstance(k, (list, tuple)) else k,
                n_probe=list(n_probe) if isinstance(n_probe, (list, tuple)) else n_probe, n_val=SELECTION_N_VAL,
                device=device, measures=SELECTION_MEASURES, **training)
+
+
+# C4's calibration benchmark (the teacher family, whose transferable part is known by construction):
+# candidates that differ in their low-level features (shared_depth 0: every teacher layer mixed) or only
+# in their high-level ones (shared_depth 2: the first two layers shared exactly), each at a small and a
+# large mixing angle, plus an unrelated teacher. C4's one measure, probe and aggregation are chosen on
+# this benchmark (tlcore.claims.c4_calibration) before the C4 benchmarks are judged with them.
+CALIBRATION_CANDIDATES = [{"shared_depth": 2, "alpha": 0.4}, {"shared_depth": 0, "alpha": 0.4},
+                          {"shared_depth": 2, "alpha": 1.2}, {"shared_depth": 0, "alpha": 1.2},
+                          {"shared_depth": 1, "alpha": 0.8}, {"shared_depth": 0, "alpha": 1.5707963267948966}]
+
+
+def calibration_sweep(quick: bool = True, seeds: int | None = None, device: str = "auto", cache_dir=None,
+                      instances: int | None = None) -> pd.DataFrame:
+    """C4's calibration benchmark: :func:`selection_sweep` on the teacher family's
+    :data:`CALIBRATION_CANDIDATES` (the target: the family's base teacher, ``shared_depth`` 1, ``alpha`` 0)."""
+    return selection_sweep(quick, seeds, family="teacher", candidates=CALIBRATION_CANDIDATES,
+                           family_params={"shared_depth": 1, "alpha": 0.0}, device=device, cache_dir=cache_dir,
+                           instances=instances)
 
 
 def mnist1d_selection(quick: bool = True, seeds: int | None = None, values=tuple(MNIST_SELECTION_VALUES), n_target: int = 50,
