@@ -367,7 +367,10 @@ def test_robustness_tries_the_training_schedule_where_the_maps_have_checkpoints(
                     "verdict"] == "not reproduced"
 
 
-def _representation_table(rng, probe_gain, instances=3, seeds=2, alphas=(0.0, 1.2), blocks=3):
+def _representation_table(rng, probe_gain, instances=3, seeds=2, alphas=(0.0, 1.2), blocks=3, untrained=0.4,
+                          inputs=0.5):
+    """A C3 table with known answers: block 1's probe beats the later blocks by ``probe_gain``; the
+    controls (an untrained network's blocks, the raw inputs as block 0) sit at the given accuracies."""
     rows = []
     for t in range(instances):
         for k in range(seeds):
@@ -376,11 +379,11 @@ def _representation_table(rng, probe_gain, instances=3, seeds=2, alphas=(0.0, 1.
                 rows.append({"kind": "similarity", "measure": "linear_cka", "data": "plenty", "network": "source",
                              "seed": seed, "task_seed": t, "source_block": blocks, "target_block": blocks,
                              "value": 0.9 - 0.5 * a + rng.normal(0, 0.01), "alpha": a})
-                for b in range(1, blocks + 1):
-                    gain = probe_gain if b == 1 else 0.0
-                    rows.append({"kind": "probe", "measure": "linear_probe", "data": "", "network": "source",
-                                 "seed": seed, "task_seed": t, "source_block": b, "target_block": np.nan,
-                                 "value": 0.6 + gain + rng.normal(0, 0.01), "alpha": a})
+                probes = [("source", b, 0.6 + (probe_gain if b == 1 else 0.0)) for b in range(1, blocks + 1)]
+                probes += [("untrained", b, untrained) for b in range(1, blocks + 1)] + [("inputs", 0, inputs)]
+                rows += [{"kind": "probe", "measure": "linear_probe", "data": "", "network": net, "seed": seed,
+                          "task_seed": t, "source_block": b, "target_block": np.nan,
+                          "value": v + rng.normal(0, 0.01), "alpha": a} for net, b, v in probes]
     return pd.DataFrame(rows)
 
 
@@ -389,6 +392,29 @@ def test_c3_part_b_is_holm_controlled_over_sources_and_blocks():
     assert claims.verdict_c3(_representation_table(rng, 0.1)).verdict == "reproduced"
     fired = sum(claims.verdict_c3(_representation_table(rng, 0.0)).verdict == "reproduced" for _ in range(40))
     assert fired / 40 <= claims.C3_ALPHA + 2 * np.sqrt(claims.C3_ALPHA * (1 - claims.C3_ALPHA) / 40)
+
+
+def test_c3_part_b_needs_the_earlier_block_above_generic_features():
+    """An earlier block above the last one is not enough: it must beat the same block untrained and the inputs."""
+    rng = np.random.default_rng(3)
+    assert claims.verdict_c3(_representation_table(rng, 0.1)).numbers["b"]
+    as_untrained = claims.verdict_c3(_representation_table(rng, 0.1, untrained=0.7))
+    below_inputs = claims.verdict_c3(_representation_table(rng, 0.1, inputs=0.75))
+    assert not as_untrained.numbers["b"] and not below_inputs.numbers["b"]
+    assert as_untrained.verdict == below_inputs.verdict == "partly"  # (a) still holds
+    table = _representation_table(rng, 0.1)
+    with pytest.raises(ValueError, match="untrained"):
+        claims.verdict_c3(table[table.network != "untrained"])
+
+
+def test_c3_across_families_is_partly_when_they_disagree():
+    rng = np.random.default_rng(5)
+    good = _representation_table(rng, 0.1)
+    tables = {"representations": good, "representations_chmm": good.rename(columns={"alpha": "teacher_mix"})}
+    assert claims.verdict_c3_families(tables).verdict == "reproduced"
+    tables["representations_chmm"] = _representation_table(rng, 0.1, inputs=0.75).rename(columns={"alpha": "teacher_mix"})
+    both = claims.verdict_c3_families(tables)
+    assert both.verdict == "partly" and "hidden-manifold" in both.evidence
 
 
 def test_within_correlation_is_exact_by_hand_and_calibrated_on_a_null():

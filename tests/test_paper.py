@@ -42,7 +42,8 @@ def test_every_claim_sweep_is_shipped_and_matches_its_provenance():
 
 
 # Every shipped table is replicated over task instances (claims.REPLICATES).
-REPLICATED = ["phase_teacher_mix", "phase_feature_mix", "representations", "selection", "selection_mnist1d",
+REPLICATED = ["phase_teacher_mix", "phase_feature_mix", "representations", "representations_chmm", "selection",
+              "selection_mnist1d", "deep_teacher_mix",
               "phase_teacher_mix_lr0.1"]
 
 

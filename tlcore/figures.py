@@ -288,14 +288,18 @@ def plot_plan_margins(margins: pd.DataFrame, knob: str, title: str = "", limit: 
 
 def plot_probe_curves(curves: pd.DataFrame, value, n_small: int, knob: str = "alpha", title: str = "", ax=None):
     """Linear-probe accuracy per block (mean ± SE over seeds) of each network, at one ``knob`` value
-    (rows of :func:`tlcore.analysis.probe_curves`)."""
+    (rows of :func:`tlcore.analysis.probe_curves`); the controls drawn apart: an untrained network
+    dashed, the raw inputs a square at block 0."""
     ax = ax if ax is not None else plt.subplots(figsize=(4, 3.2))[1]
+    style = {"untrained": {"linestyle": "--", "color": "0.45"}, "inputs": {"marker": "s", "color": "black"}}
     for name, g in curves[curves[knob] == value].groupby("network"):
-        ax.errorbar(g.block, g["mean"], yerr=g["sem"], marker="o", capsize=2, label=name)
+        ax.errorbar(g.block, g["mean"], yerr=g["sem"], **{"marker": "o", "capsize": 2, "label": name,
+                                                         **style.get(name, {})})
     ax.set_title(title or f"{knob}={value:g}")
     ax.set_xlabel("block")
     ax.set_ylabel(f"linear-probe accuracy (n={n_small})")
-    ax.set_xticks(sorted(curves.block.unique()))
+    blocks = sorted(curves.block.unique())
+    ax.set_xticks(blocks, ["inputs" if b == 0 else str(b) for b in blocks])
     ax.grid(alpha=0.3)
     return ax
 

@@ -21,9 +21,9 @@ from .beyond import (depth_link, evaluate_predictor, held_out_predictor, least_r
 from .c1 import verdict_c1
 from .c1_families import C1_ALPHA, TIE_RULES, c1_by_family, family_depths, verdict_c1_by_family
 from .c2 import FDR_Q, OFTEN, c2_controlled_text, c2_tests, verdict_c2, verdict_c2_controlled
-from .c3 import C3_ALPHA, verdict_c3
+from .c3 import C3_ALPHA, C3_FAMILIES, verdict_c3, verdict_c3_across, verdict_c3_families
 from .c4 import C4_ALPHA, C4_PREREGISTERED, mnist1d_setting, selection_setting, verdict_c4, verdict_c4_across, verdict_c4_benchmarks
-from .cells import (cross_fitted_cells, family_winners, freeze_or_tune, phase_cells, phase_cells_all_families, scratch_catches_up,
+from .cells import (cross_fitted_cells, family_winners, freeze_or_tune, phase_cells, phase_cells_all_families, scratch_catches_up, transfer_helps,
                     training_choices, verdicts_agree)
 from .deep import DEPTH_FAMILIES, optimum_depths
 from .freezing import FREEZING_STATEMENT, verdict_freezing
@@ -32,11 +32,12 @@ from .statements import CHAPTERS, SHORT, STATEMENTS, SWEEP_CHAPTERS
 from .sweeps import (REPLICATES, REPRESENTATION_SEEDS, describe_replicates, replicates, CLAIM_INPUTS, CLAIM_SWEEPS, MNIST_SELECTION_VALUES, N_VAL, PHASE_GRID, phase_grid, DEEP_GRID, deep_sweep,
                      PROFILE_PROBE, PROFILE_SEEDS, SELECTION_CANDIDATES, CALIBRATION_CANDIDATES, calibration_sweep, STOPPING_CHECKPOINTS, SELECTION_MEASURES, SELECTION_N_VAL,
                      SELECTION_SETTING, claim_tables, mnist1d_selection, phase_sweep, profile_sweep,
-                     representation_sweep, selection_sweep, freezing_sweep)
+                     representation_sweep, chmm_representation_sweep, CHMM_REPRESENTATION_VALUES, selection_sweep,
+                     freezing_sweep)
 from .verdict import VERDICT_WORDS, Verdict, claim_word, verdict_agreement
 
-__all__ = ["REPLICATES", "REPRESENTATION_SEEDS", "describe_replicates", "replicates", "PHASE_GRID", "phase_grid", "DEEP_GRID", "deep_sweep", "DEPTH_FAMILIES", "optimum_depths", "N_VAL", "Verdict", "phase_sweep", "phase_cells",
-           "verdict_c1", "verdict_c2", "verdict_c3", "verdict_c4", "C4_PREREGISTERED", "calibration_sweep", "CALIBRATION_CANDIDATES", "representation_sweep", "phase_cells_all_families",
+__all__ = ["transfer_helps", "REPLICATES", "REPRESENTATION_SEEDS", "describe_replicates", "replicates", "PHASE_GRID", "phase_grid", "DEEP_GRID", "deep_sweep", "DEPTH_FAMILIES", "optimum_depths", "N_VAL", "Verdict", "phase_sweep", "phase_cells",
+           "verdict_c1", "verdict_c2", "verdict_c3", "verdict_c3_across", "verdict_c3_families", "C3_FAMILIES", "chmm_representation_sweep", "CHMM_REPRESENTATION_VALUES", "verdict_c4", "C4_PREREGISTERED", "calibration_sweep", "CALIBRATION_CANDIDATES", "representation_sweep", "phase_cells_all_families",
            "freeze_or_tune", "verdicts_agree", "selection_sweep", "SELECTION_MEASURES", "all_verdicts",
            "SELECTION_CANDIDATES", "SELECTION_SETTING", "SELECTION_N_VAL", "MNIST_SELECTION_VALUES",
            "mnist1d_selection", "selection_setting", "verdict_c4_across", "profile_sweep", "profile_bands",
@@ -61,7 +62,7 @@ def verdicts_from(tables: dict[str, pd.DataFrame], quick: bool) -> list[Verdict]
     missing = sorted({n for names in CLAIM_INPUTS.values() for n in names} - set(tables))
     if missing:
         raise ValueError(f"the verdicts need the tables {missing}")
-    return [*phase_verdicts(tables), verdict_c3(tables["representations"]), verdict_c4_benchmarks(tables, quick)]
+    return [*phase_verdicts(tables), verdict_c3_families(tables), verdict_c4_benchmarks(tables, quick)]
 
 
 def all_verdicts(quick: bool = True, device: str = "auto") -> list[Verdict]:

@@ -8,7 +8,7 @@ from ..stats import (choose_on_validation, choose_variant, compare, early_stoppe
                      paired_difference, replicate_unit, winner_significance)
 from ..transfer import PROTOCOL_FAMILIES
 
-__all__ = ["held_out_winners", "held_out_differences", "cross_fitted_cells", "phase_cells", "phase_cells_all_families", "freeze_or_tune", "family_winners", "verdicts_agree", "val_array", "curve_array",
+__all__ = ["transfer_helps", "held_out_winners", "held_out_differences", "cross_fitted_cells", "phase_cells", "phase_cells_all_families", "freeze_or_tune", "family_winners", "verdicts_agree", "val_array", "curve_array",
            "training_choices", "scratch_catches_up"]
 
 
@@ -257,4 +257,23 @@ def scratch_catches_up(cells: pd.DataFrame, knob: str) -> pd.DataFrame:
         rows.append({knob: value, "catches_up_at": int(at[0]) if len(at) else None,
                      "largest_n": int(g.n_target.max()), "margin_at_largest": float(margin[-1]),
                      "sem_at_largest": float(se[-1])})
+    return pd.DataFrame(rows)
+
+
+def transfer_helps(cells: pd.DataFrame, knob: str, values, n: int) -> pd.DataFrame:
+    """Whether transfer still pays at ``n`` target examples for each knob value: at the map's target
+    size nearest ``n``, the share of the cross-fitted folds whose winner transfers at least one block
+    (``transfers``) and the winners' held-out margin over scratch (with its SE). A C3 comparison is
+    about transfer only in the cells where it helps."""
+    sizes = np.array(sorted(cells.n_target.unique()))
+    at = int(sizes[np.argmin(np.abs(sizes - n))])
+    rows = []
+    for value in values:
+        cell = cells[np.isclose(cells[knob], value) & (cells.n_target == at)]
+        if cell.empty:
+            raise ValueError(f"the map has no cell at {knob}={value:g}, n_target={at}")
+        c = cell.iloc[0]
+        rows.append({knob: value, "n_target": at,
+                     "transfers": float(np.mean([w[0] > 0 for w in c.cf_winners])),
+                     "margin": float(c.cf_scratch_margin), "margin_sem": float(c.cf_scratch_sem)})
     return pd.DataFrame(rows)

@@ -16,7 +16,7 @@ import pandas as pd
 from ..stats import MIN_INSTANCES, STOPPED_COLUMNS, choose_variant, early_stopped
 from .c1_families import verdict_c1_by_family
 from .c2 import verdict_c2_controlled
-from .c3 import verdict_c3
+from .c3 import C3_FAMILIES, verdict_c3_families
 from .c4 import verdict_c4_benchmarks
 
 __all__ = ["ALTERNATIVES", "JUDGES", "replicate_subsets", "robustness", "robustness_summary", "robustness_table"]
@@ -63,7 +63,7 @@ def _on(judge: Callable, tables: dict | None):
 JUDGES: dict[str, tuple[list[str], Callable]] = {
     "C1": (["phase_teacher_mix", "phase_feature_mix"], lambda t, quick: verdict_c1_by_family(_phase(t))),
     "C2": (["phase_teacher_mix", "phase_feature_mix"], lambda t, quick: verdict_c2_controlled(_phase(t))),
-    "C3": (["representations"], lambda t, quick: verdict_c3(t["representations"])),
+    "C3": (list(C3_FAMILIES), lambda t, quick: verdict_c3_families(t)),
     "C4": (["selection", "selection_mnist1d"], verdict_c4_benchmarks),
 }
 
@@ -92,7 +92,7 @@ ALTERNATIVES: dict[str, list[tuple[str, list[str], Callable]]] = {
            ("early stopping and the transferred learning rate (1 or 0.1), chosen per network",
             ["phase_teacher_mix_lr0.1"], lambda t, q: _on(verdict_c2_controlled, _stopped_and_lr(t)))],
     "C3": [("measure: neighbourhood overlap", [],
-            lambda t, q: verdict_c3(t["representations"], measure="neighbourhood_overlap"))],
+            lambda t, q: verdict_c3_families(t, measure="neighbourhood_overlap"))],
     "C4": [],
 }
 

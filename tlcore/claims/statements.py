@@ -28,5 +28,6 @@ CHAPTERS = {"C1": ["transfer_depth"], "C2": ["transfer_depth"], "C3": ["represen
 SWEEP_CHAPTERS = {"phase_teacher_mix": "transfer depth (C1, C2)", "phase_feature_mix": "transfer depth (C1, C2)",
                   "phase_teacher_mix_lr0.1": "transfer depth (learning rate)",
                   "deep_teacher_mix": "transfer depth (L = 8 blocks)",
-                  "representations": "representations (C3)", "selection": "source selection (C4)",
+                  "representations": "representations (C3, teacher)",
+                  "representations_chmm": "representations (C3, hidden manifold)", "selection": "source selection (C4)",
                   "selection_mnist1d": "real data (C4)"}

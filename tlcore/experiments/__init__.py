@@ -9,12 +9,13 @@ from .cells import (EXPERIMENTS, depth_experiment, profiles_experiment, represen
                     selection_experiment, split_params)
 from .config import TrainingConfig, default_model_kind, training_defaults
 from .depth import depth_sweep
-from .representations import PROFILE_MEASURES, compare_representations, linear_probe_accuracy, similarity_profiles
+from .representations import (PROFILE_MEASURES, compare_representations, input_probe_accuracy, linear_probe_accuracy,
+                              similarity_profiles)
 from .selection import UNTRAINED, candidate_sources, source_selection
 from .training import Run, evaluate_protocols, pretrain, train_fresh, train_scratch
 
 __all__ = ["TrainingConfig", "Run", "train_fresh", "pretrain", "train_scratch", "evaluate_protocols",
            "depth_sweep", "candidate_sources", "source_selection", "linear_probe_accuracy",
-           "compare_representations", "similarity_profiles", "split_params", "depth_experiment",
+           "compare_representations", "input_probe_accuracy", "similarity_profiles", "split_params", "depth_experiment",
            "selection_experiment", "representations_experiment", "profiles_experiment", "PROFILE_MEASURES",
            "EXPERIMENTS", "default_model_kind", "training_defaults", "UNTRAINED"]

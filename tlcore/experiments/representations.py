@@ -16,7 +16,29 @@ from ..validation import check_int, check_k, check_known
 from .config import config_from
 from .training import pretrain, train_fresh
 
-__all__ = ["linear_probe_accuracy", "compare_representations", "PROFILE_MEASURES", "similarity_profiles"]
+__all__ = ["linear_probe_accuracy", "input_probe_accuracy", "compare_representations", "PROFILE_MEASURES", "similarity_profiles"]
+
+
+def _probe_scores(features: Sequence[tuple[torch.Tensor, torch.Tensor]], y_train: torch.Tensor,
+                  y_test: torch.Tensor, max_iter: int) -> list[float]:
+    """Test accuracy of a standardised logistic-regression readout on each (train, test) feature pair."""
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    accs = []
+    for a, b in features:
+        clf = make_pipeline(StandardScaler(), LogisticRegression(max_iter=max_iter))
+        clf.fit(a.reshape(len(a), -1).numpy(), y_train.numpy())
+        accs.append(float(clf.score(b.reshape(len(b), -1).numpy(), y_test.numpy())))
+    return accs
+
+
+def _probe_subset(task: Task, n_train: int | None, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
+    if n_train is None:
+        return task.x_train, task.y_train
+    idx = task.subsample_indices(n_train, seed)
+    return task.x_train[idx], task.y_train[idx]
 
 
 @torch.no_grad()
@@ -27,21 +49,15 @@ def linear_probe_accuracy(model: BlockModel, task: Task, n_train: int | None = N
     Features are standardised; the readout is fitted on ``n_train`` target training examples (all
     by default). Answers "which layer of this network holds the most useful features for the target?"
     """
-    from sklearn.linear_model import LogisticRegression
-    from sklearn.pipeline import make_pipeline
-    from sklearn.preprocessing import StandardScaler
+    x_tr, y_tr = _probe_subset(task, n_train, seed)
+    reps = zip(model.representations(x_tr), model.representations(task.x_test))
+    return _probe_scores(list(reps), y_tr, task.y_test, max_iter)
 
-    x_tr, y_tr = task.x_train, task.y_train
-    if n_train is not None:
-        idx = task.subsample_indices(n_train, seed)
-        x_tr, y_tr = x_tr[idx], y_tr[idx]
-    train_reps, test_reps = model.representations(x_tr), model.representations(task.x_test)
-    accs = []
-    for a, b in zip(train_reps, test_reps):
-        clf = make_pipeline(StandardScaler(), LogisticRegression(max_iter=max_iter))
-        clf.fit(a.numpy(), y_tr.numpy())
-        accs.append(float(clf.score(b.numpy(), task.y_test.numpy())))
-    return accs
+
+def input_probe_accuracy(task: Task, n_train: int | None = None, seed: int = 0, max_iter: int = 500) -> float:
+    """The same readout on the raw inputs: the floor that no network's features are needed for."""
+    x_tr, y_tr = _probe_subset(task, n_train, seed)
+    return _probe_scores([(x_tr, task.x_test)], y_tr, task.y_test, max_iter)[0]
 
 
 def compare_representations(pair: TaskPair, n_small: int, seeds: Sequence[int] = (0,),
@@ -55,7 +71,9 @@ def compare_representations(pair: TaskPair, n_small: int, seeds: Sequence[int] =
     ``source_block``, ``target_block``, ``value``: the source network's block against the target
     network's, on ``n_probe`` target test inputs), ``"probe"`` rows (``network``, ``seed``,
     ``source_block`` = the block, ``value``: target test accuracy of a linear readout fitted on
-    ``n_small`` target examples of that block's features) and ``"accuracy"`` rows (each network's
+    ``n_small`` target examples of that block's features; besides the source and the plenty-data
+    network, the controls ``"untrained"``, the source's architecture at a fresh initialisation, and
+    ``"inputs"``, the raw inputs as block 0) and ``"accuracy"`` rows (each network's
     own test accuracy).
     """
     seeds = list(seeds)
@@ -76,9 +94,13 @@ def compare_representations(pair: TaskPair, n_small: int, seeds: Sequence[int] =
                               "source_block": i + 1, "target_block": j + 1, "value": float(v)}
                              for (i, j), v in np.ndenumerate(m)]
     for s, src, net in zip(seeds, sources, plenty):
-        for name, model in (("source", src), ("target, plenty of data", net)):
+        # Controls for "expressive" against "generic": the same architecture untrained, and the inputs.
+        untrained = build_like(src, seed=derive_seed(s, "untrained", "init"))
+        for name, model in (("source", src), ("target, plenty of data", net), ("untrained", untrained)):
             rows += [{"kind": "probe", "measure": "linear_probe", "network": name, "seed": s, "source_block": b,
                       "value": acc} for b, acc in enumerate(linear_probe_accuracy(model, pair.target, n_small, seed=s), 1)]
+        rows.append({"kind": "probe", "measure": "linear_probe", "network": "inputs", "seed": s, "source_block": 0,
+                     "value": input_probe_accuracy(pair.target, n_small, seed=s)})
     for name, accs in (("source", src_acc), ("target, plenty of data", plenty_acc), ("target, small data", small_acc)):
         rows += [{"kind": "accuracy", "network": name, "seed": s, "value": float(a)} for s, a in zip(seeds, accs)]
     table = pd.DataFrame(rows, columns=["kind", "measure", "data", "network", "seed", "source_block",
