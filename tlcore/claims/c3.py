@@ -67,7 +67,8 @@ def verdict_c3(table: pd.DataFrame, knob: str = "alpha", measure: str = "linear_
     verdict = claim_word(int(a_holds) + int(b_holds), 2)
     text = (f"last-block {measure} between the source network and a plenty-data target network changes by "
             f"{-drop:+.3f} ± {drop_sem:.3f} from {knob}={near:g} to {knob}={far:g}")
-    key = f"last-block {measure} falls by {drop:.3f} ± {drop_sem:.3f}"
+    key = (f"last-block {measure} falls {drop:.2f} ± {drop_sem:.2f}, "
+           f"{'an' if b_holds else 'no'} earlier block beats the last and generic features")
     if best is not None:
         m = best[3]
         text += (f"; the strongest earlier block: block {best[1]} at {knob}={best[0]:g}, probe accuracy "
@@ -75,28 +76,30 @@ def verdict_c3(table: pd.DataFrame, knob: str = "alpha", measure: str = "linear_
                  f"{m['untrained'].sem:.3f} over the same block untrained, {m['inputs'].mean:+.3f} ± "
                  f"{m['inputs'].sem:.3f} over the raw inputs; {int(held.sum())} of {len(tests)} (source, earlier "
                  f"block) tests hold under Holm at {C3_ALPHA:g}")
-        key += (f"; block {best[1]}'s probe {m['last'].mean:+.3f} over the last, "
-                f"{m['untrained'].mean:+.3f} over untrained")
     return Verdict("C3", verdict, text, {"drop": (drop, drop_sem), "earlier_block": best, "a": a_holds,
                                          "b": b_holds}, key)
 
 
-def verdict_c3_across(verdicts: dict) -> Verdict:
+def verdict_c3_across(verdicts: dict, labels: dict | None = None) -> Verdict:
     """One C3 verdict from several task families: reproduced where all are, not reproduced where none
-    is, partly otherwise, saying on which family each verdict holds."""
+    is, partly otherwise, saying on which family each verdict holds (``labels``: short names for the
+    key number, by family)."""
     kinds = {v.verdict for v in verdicts.values()}
     verdict = kinds.pop() if len(kinds) == 1 else "partly"
     text = "; ".join(f"{v.verdict} on {where} ({v.evidence})" for where, v in verdicts.items())
-    key = "; ".join(f"{v.key} on {where}" for where, v in verdicts.items())
+    labels = labels or {}
+    key = "; ".join(f"{labels[where]}: {v.key}" if where in labels else f"{v.key} on {where}"
+                    for where, v in verdicts.items())
     return Verdict("C3", verdict, text, {where: v.numbers for where, v in verdicts.items()}, key)
 
 
 # Where each C3 table comes from: sweep name -> (the family in words, its similarity knob).
-C3_FAMILIES = {"representations_chmm": ("the hidden-manifold model", "teacher_mix"),
-               "representations": ("the hierarchical teacher", "alpha")}
+C3_FAMILIES = {"representations_chmm": ("the hidden-manifold model", "teacher_mix", "hidden manifold"),
+               "representations": ("the hierarchical teacher", "alpha", "teacher")}
 
 
 def verdict_c3_families(tables: dict, measure: str = "linear_cka") -> Verdict:
     """C3 on the hidden-manifold model (the model of C1 and C2) and the hierarchical teacher."""
-    return verdict_c3_across({f"{where} ({knob})": verdict_c3(tables[name], knob, measure)
-                              for name, (where, knob) in C3_FAMILIES.items()})
+    verdicts = {f"{where} ({knob})": verdict_c3(tables[name], knob, measure)
+                for name, (where, knob, _) in C3_FAMILIES.items()}
+    return verdict_c3_across(verdicts, {f"{where} ({knob})": short for where, knob, short in C3_FAMILIES.values()})

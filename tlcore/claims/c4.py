@@ -99,19 +99,22 @@ def verdict_c4(selection: pd.DataFrame, setting: dict | None = None, baselines=t
             if r.n_instances > 1 else f"{int(r.n_seeds)} seeds")
     text += f" (95% bootstrap intervals over {over})"
     verdict = claim_word(int(above_chance) + int(below_control), 2)
-    key = f"Spearman {r.spearman:+.2f} [{r.spearman_low:+.2f}, {r.spearman_high:+.2f}] ({measure})"
+    key = f"Spearman {r.spearman:+.2f} [{r.spearman_low:+.2f}, {r.spearman_high:+.2f}]"
     if control is not None:
-        key += f", control ranked {r.control_rank:.1f} of {n_cand}"
+        key += f", untrained control ranked {r.control_rank:.1f} of {n_cand}"
     return Verdict("C4", verdict, text, numbers, key)
 
 
-def verdict_c4_across(verdicts: dict) -> Verdict:
+def verdict_c4_across(verdicts: dict, labels: dict | None = None) -> Verdict:
     """One C4 verdict from several benchmarks: reproduced where all are, not reproduced where none is,
-    partly otherwise, saying on which benchmark each verdict holds."""
+    partly otherwise, saying on which benchmark each verdict holds (``labels``: short names for the
+    key number, by benchmark)."""
     kinds = {v.verdict for v in verdicts.values()}
     verdict = kinds.pop() if len(kinds) == 1 else "partly"
     text = "; ".join(f"{v.verdict} on {where} ({v.evidence})" for where, v in verdicts.items())
-    key = "; ".join(f"{v.key} on {where}" for where, v in verdicts.items())
+    labels = labels or {}
+    key = "; ".join(f"{labels[where]}: {v.key}" if where in labels else f"{v.key} on {where}"
+                    for where, v in verdicts.items())
     return Verdict("C4", verdict, text, {where: v.numbers for where, v in verdicts.items()}, key)
 
 
@@ -120,4 +123,5 @@ def verdict_c4_benchmarks(tables: dict, quick: bool) -> Verdict:
     quick or paper sizes (``quick``: MNIST-1D's base setting follows the chapter's training length)."""
     return verdict_c4_across({
         "the hidden-manifold benchmark": verdict_c4(tables["selection"]),
-        "MNIST-1D with permuted inputs": verdict_c4(tables["selection_mnist1d"], setting=mnist1d_setting(quick))})
+        "MNIST-1D with permuted inputs": verdict_c4(tables["selection_mnist1d"], setting=mnist1d_setting(quick))},
+        {"the hidden-manifold benchmark": "hidden manifold", "MNIST-1D with permuted inputs": "MNIST-1D"})
