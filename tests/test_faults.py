@@ -319,6 +319,13 @@ def _env():
             "OMP_NUM_THREADS": "1"}
 
 
+def _sigint_as_in_a_terminal():
+    """preexec_fn: the child takes SIGINT as from a terminal even when this test run was started in the
+    background, where SIGINT is ignored and a child would inherit that (Python then never raises
+    KeyboardInterrupt)."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def _wait_for_line(proc, start: str, timeout: float = 120) -> str:
     """Read the process's stderr until a line starting with ``start`` (the run is under way)."""
     seen, deadline = [], time.monotonic() + timeout
@@ -368,7 +375,8 @@ def _stopped_advise(sig, code, word, tmp_path):
     save_model(MLP(6, 3, width=8, depth=2, seed=0), model)
     proc = subprocess.Popen([sys.executable, "-m", "tlcore", "advise", "--target", str(data), "--source", str(model),
                              "--steps", "200000", "--seeds", "2", "--json", str(tmp_path / "a.json")],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=_env(), cwd=tmp_path)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=_env(), cwd=tmp_path,
+                            preexec_fn=_sigint_as_in_a_terminal)
     first = _wait_for_line(proc, "advise:")  # imports done, training under way
     proc.send_signal(sig)
     out, err = _communicate_or_kill(proc)
@@ -382,7 +390,8 @@ def test_a_terminated_book_run_leaves_no_temp_file(tmp_path):
     good = tmp_path / "prev.ipynb"
     good.write_text("an earlier good result")
     proc = subprocess.Popen([sys.executable, "-m", "tlcore.book", "--book", str(ROOT), "run", "tasks", "-o", str(good)],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=_env(), cwd=tmp_path)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=_env(), cwd=tmp_path,
+                            preexec_fn=_sigint_as_in_a_terminal)
     first = _wait_for_line(proc, "Executing:")  # the kernel runs the chapter
     time.sleep(2)
     proc.send_signal(signal.SIGTERM)
@@ -555,7 +564,8 @@ def _huge_train_source(tmp_path):
     data = _data(tmp_path)
     proc = subprocess.Popen([sys.executable, "-m", "tlcore", "train-source", "--data", str(data), "--out",
                              str(tmp_path / "m.pt"), "--steps", str(10 ** 12), "--width", "8", "--depth", "2"],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=_env())
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=_env(),
+                            preexec_fn=_sigint_as_in_a_terminal)
     line = proc.stderr.readline()  # the estimate comes first, before the long training starts
     proc.send_signal(signal.SIGINT)
     rest = _communicate_or_kill(proc)[1]
