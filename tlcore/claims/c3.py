@@ -7,7 +7,7 @@ import pandas as pd
 import numpy as np
 
 from ..stats import compare, holm, intersection_union, one_sided_p, replicate_clusters
-from .verdict import Verdict, claim_word
+from .verdict import Verdict, claim_word, verdict_across
 
 __all__ = ["verdict_c3", "verdict_c3_across", "verdict_c3_families", "C3_FAMILIES", "C3_ALPHA", "CONTROLS"]
 
@@ -81,16 +81,8 @@ def verdict_c3(table: pd.DataFrame, knob: str = "alpha", measure: str = "linear_
 
 
 def verdict_c3_across(verdicts: dict, labels: dict | None = None) -> Verdict:
-    """One C3 verdict from several task families: reproduced where all are, not reproduced where none
-    is, partly otherwise, saying on which family each verdict holds (``labels``: short names for the
-    key number, by family)."""
-    kinds = {v.verdict for v in verdicts.values()}
-    verdict = kinds.pop() if len(kinds) == 1 else "partly"
-    text = "; ".join(f"{v.verdict} on {where} ({v.evidence})" for where, v in verdicts.items())
-    labels = labels or {}
-    key = "; ".join(f"{labels[where]}: {v.key}" if where in labels else f"{v.key} on {where}"
-                    for where, v in verdicts.items())
-    return Verdict("C3", verdict, text, {where: v.numbers for where, v in verdicts.items()}, key)
+    """One C3 verdict from several task families (:func:`tlcore.claims.verdict.verdict_across`)."""
+    return verdict_across("C3", verdicts, labels)
 
 
 # Where each C3 table comes from: sweep name -> (the family in words, its similarity knob).

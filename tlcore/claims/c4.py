@@ -8,7 +8,7 @@ from ..analysis import paired_quality_difference, quality_intervals, selection_q
 from ..selection import UNTRAINED
 from ..transferability import BASELINES
 from .sweeps import SELECTION_MEASURES, SELECTION_SETTING
-from .verdict import Verdict, claim_word
+from .verdict import Verdict, claim_word, verdict_across
 
 __all__ = ["selection_setting", "verdict_c4", "verdict_c4_across", "verdict_c4_benchmarks", "mnist1d_setting", "C4_ALPHA", "C4_PREREGISTERED"]
 
@@ -106,16 +106,8 @@ def verdict_c4(selection: pd.DataFrame, setting: dict | None = None, baselines=t
 
 
 def verdict_c4_across(verdicts: dict, labels: dict | None = None) -> Verdict:
-    """One C4 verdict from several benchmarks: reproduced where all are, not reproduced where none is,
-    partly otherwise, saying on which benchmark each verdict holds (``labels``: short names for the
-    key number, by benchmark)."""
-    kinds = {v.verdict for v in verdicts.values()}
-    verdict = kinds.pop() if len(kinds) == 1 else "partly"
-    text = "; ".join(f"{v.verdict} on {where} ({v.evidence})" for where, v in verdicts.items())
-    labels = labels or {}
-    key = "; ".join(f"{labels[where]}: {v.key}" if where in labels else f"{v.key} on {where}"
-                    for where, v in verdicts.items())
-    return Verdict("C4", verdict, text, {where: v.numbers for where, v in verdicts.items()}, key)
+    """One C4 verdict from several benchmarks (:func:`tlcore.claims.verdict.verdict_across`)."""
+    return verdict_across("C4", verdicts, labels)
 
 
 def verdict_c4_benchmarks(tables: dict, quick: bool) -> Verdict:

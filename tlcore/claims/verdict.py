@@ -5,7 +5,7 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
-__all__ = ["Verdict", "VERDICT_WORDS", "claim_word", "verdict_agreement"]
+__all__ = ["Verdict", "VERDICT_WORDS", "claim_word", "verdict_agreement", "verdict_across"]
 
 VERDICT_WORDS = ("reproduced", "partly", "not reproduced")
 
@@ -35,3 +35,16 @@ def verdict_agreement(quick: list[Verdict], paper: list[Verdict]) -> pd.DataFram
     rows = [{"claim": v.claim, "quick": v.verdict, "paper": by_claim[v.claim].verdict,
              "agree": v.verdict == by_claim[v.claim].verdict} for v in quick if v.claim in by_claim]
     return pd.DataFrame(rows, columns=["claim", "quick", "paper", "agree"])
+
+
+def verdict_across(claim: str, verdicts: dict, labels: dict | None = None) -> Verdict:
+    """One verdict of ``claim`` from several settings (task families, benchmarks): reproduced where all
+    are, not reproduced where none is, partly otherwise, saying where each verdict holds (``labels``:
+    short names of the settings for the key number)."""
+    kinds = {v.verdict for v in verdicts.values()}
+    verdict = kinds.pop() if len(kinds) == 1 else "partly"
+    text = "; ".join(f"{v.verdict} on {where} ({v.evidence})" for where, v in verdicts.items())
+    labels = labels or {}
+    key = "; ".join(f"{labels[where]}: {v.key}" if where in labels else f"{v.key} on {where}"
+                    for where, v in verdicts.items())
+    return Verdict(claim, verdict, text, {where: v.numbers for where, v in verdicts.items()}, key)
