@@ -376,3 +376,51 @@ def test_computing_only_the_pairs_an_aggregate_reads_gives_the_same_scores():
         assert list(full.source) == list(lean.source) and np.allclose(full.score, lean.score), aggregate
     lean = rank_sources(scratch, x, nets, "linear_cka", "last", full=False).attrs["layerwise"]["s0"]
     assert np.isfinite(lean[-1, -1]) and np.isnan(lean[0, 0])  # the unread pairs are not computed
+
+
+def test_scratch_reference_accuracy_is_recorded_per_training_and_seed():
+    """The scratch network behind the representation selectors: an untrained one (0 steps) scores
+    what its initialisation scores on the target, a trained one learns, and every selector row of a
+    (training, seed) carries the same accuracies, on the seed's held-out validation split."""
+    from tlcore.models import build_like
+    from tlcore.seeds import derive_seed
+    from tlcore.train import accuracy
+    table = source_selection("hidden_manifold", candidates=[{"teacher_mix": 0.1}, {"feature_mix": 0.6}],
+                             n_targets=[100], seeds=[0, 1], n_val=200, protocols=[(1, 0), (3, 3)],
+                             measures=("linear_cka",), baselines=("leep",), scratch_steps=[0, 300],
+                             scratch_lr=[None, 3e-3], **_SMALL)
+    assert set(zip(table.scratch_steps, table.scratch_lr)) == {(0, 1e-3), (0, 3e-3), (300, 1e-3), (300, 3e-3)}
+    per_net = table.groupby(["scratch_steps", "scratch_lr", "seed"])[["scratch_val_acc", "scratch_test_acc"]].nunique()
+    assert (per_net == 1).all().all()
+    target, _ = candidate_sources("hidden_manifold", candidates=[{"teacher_mix": 0.1}, {"feature_mix": 0.6}], seed=0,
+                                  family_params=_SMALL["family_params"])
+    like = pretrain(target, [0], "hidden_manifold", width=32, depth=3, source_steps=0)[0][0]
+    for seed in (0, 1):
+        untrained = build_like(like, n_classes=target.n_classes, seed=derive_seed(seed, "scratch", "init"))
+        val = target.subsample_indices(target.n_train, seed)[target.n_train - 200:]
+        rows = table[(table.scratch_steps == 0) & (table.seed == seed)]
+        assert rows.scratch_test_acc.iloc[0] == pytest.approx(accuracy([untrained], target.x_test, target.y_test)[0])
+        assert rows.scratch_val_acc.iloc[0] == pytest.approx(
+            accuracy([untrained], target.x_train[val], target.y_train[val])[0])
+    nets = table.drop_duplicates(["scratch_steps", "scratch_lr", "seed"])
+    trained, untrained = (nets[nets.scratch_steps == t].scratch_test_acc.mean() for t in (300, 0))
+    assert trained > untrained + 0.1
+
+
+def test_the_scratch_training_of_c4_is_chosen_on_validation_not_on_test():
+    from tlcore import claims
+    rows = []
+    for steps, lr, val, test in ((250, 1e-3, 0.30, 0.40), (2000, 1e-3, 0.35, 0.30), (250, 3e-3, 0.35, 0.20),
+                                 (2000, 3e-3, 0.20, 0.50)):
+        for seed in (0, 1):
+            for selector in ("linear_cka", "leep"):
+                rows.append({"n_target": 50, "scratch_steps": steps, "scratch_lr": lr, "seed": seed,
+                             "selector": selector, "scratch_val_acc": val, "scratch_test_acc": test})
+    table = pd.DataFrame(rows)
+    # (2000, 1e-3) and (250, 3e-3) tie on validation: the shorter training comes first in sorted order
+    assert claims.scratch_on_validation(table) == {"scratch_steps": 250, "scratch_lr": 3e-3}
+    acc = claims.scratch_accuracy(table).set_index(["scratch_steps", "scratch_lr"])
+    assert acc.loc[(2000, 3e-3), "test_acc"] == pytest.approx(0.5) and acc.networks.eq(2).all()
+    one = table[(table.scratch_steps == 250) & (table.scratch_lr == 1e-3)]
+    assert claims.scratch_on_validation(one) == {}
+    assert claims.scratch_on_validation(table.drop(columns="scratch_val_acc")) == {}

@@ -91,8 +91,9 @@ def candidate_summary(table: pd.DataFrame) -> pd.DataFrame:
 
 def setting_effect(table: pd.DataFrame, selectors, n_boot: int = 1000) -> pd.DataFrame:
     """Tie-aware ranking quality of ``selectors`` for every scoring setting of a source-selection table
-    (scratch training length, probe size, k, aggregate, n_target), with 95% bootstrap intervals over seeds."""
-    by = [c for c in ("n_target", "scratch_steps", "n_probe", "k", "aggregate") if c in table.columns]
+    (scratch training length and learning rate, probe size, k, aggregate, n_target), with 95% bootstrap
+    intervals over seeds."""
+    by = [c for c in ("n_target", "scratch_steps", "scratch_lr", "n_probe", "k", "aggregate") if c in table.columns]
     control = UNTRAINED if UNTRAINED in set(table.candidate) else None
     quality = selection_quality(table[table.selector.isin(list(selectors))], by=by, control=control)
     return quality_intervals(quality, by=by, n_boot=n_boot)

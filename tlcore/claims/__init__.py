@@ -22,7 +22,7 @@ from .c1 import verdict_c1
 from .c1_families import C1_ALPHA, TIE_RULES, c1_by_family, family_depths, verdict_c1_by_family
 from .c2 import FDR_Q, OFTEN, c2_controlled_text, c2_tests, verdict_c2, verdict_c2_controlled
 from .c3 import C3_ALPHA, C3_FAMILIES, verdict_c3, verdict_c3_across, verdict_c3_families
-from .c4 import C4_ALPHA, C4_PREREGISTERED, mnist1d_setting, selection_setting, verdict_c4, verdict_c4_across, verdict_c4_benchmarks
+from .c4 import C4_ALPHA, C4_PREREGISTERED, mnist1d_setting, scratch_accuracy, scratch_on_validation, selection_setting, verdict_c4, verdict_c4_across, verdict_c4_benchmarks
 from .cells import (cross_fitted_cells, family_winners, freeze_or_tune, phase_cells, phase_cells_all_families, scratch_catches_up, transfer_helps,
                     training_choices, verdicts_agree)
 from .deep import DEPTH_FAMILIES, optimum_depths
@@ -43,7 +43,7 @@ __all__ = ["transfer_helps", "REPLICATES", "REPRESENTATION_SEEDS", "describe_rep
            "mnist1d_selection", "selection_setting", "verdict_c4_across", "profile_sweep", "profile_bands",
            "depth_link", "evaluate_predictor", "held_out_predictor", "PROFILE_SEEDS", "PROFILE_PROBE",
            "CLAIM_SWEEPS", "CLAIM_INPUTS", "claim_tables", "verdicts_from", "verdict_agreement", "claim_word",
-           "VERDICT_WORDS", "OFTEN", "STATEMENTS", "SHORT", "CHAPTERS", "SWEEP_CHAPTERS", "recovered_table", "least_recovered", "mnist1d_setting", "family_winners", "freezing_sweep", "phase_verdicts",
+           "VERDICT_WORDS", "OFTEN", "STATEMENTS", "SHORT", "CHAPTERS", "SWEEP_CHAPTERS", "recovered_table", "least_recovered", "mnist1d_setting", "scratch_accuracy", "scratch_on_validation", "family_winners", "freezing_sweep", "phase_verdicts",
            "FDR_Q", "C3_ALPHA", "C4_ALPHA", "verdict_c4_benchmarks", "TIE_RULES", "ALTERNATIVES", "JUDGES", "replicate_subsets", "robustness", "robustness_summary", "robustness_table",
            "c2_tests", "c2_controlled_text", "C1_ALPHA",
            "c1_by_family", "family_depths", "verdict_c1_by_family", "verdict_c2_controlled",

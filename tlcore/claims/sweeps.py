@@ -211,12 +211,13 @@ def calibration_sweep(quick: bool = True, seeds: int | None = None, device: str 
 
 
 def mnist1d_selection(quick: bool = True, seeds: int | None = None, values=tuple(MNIST_SELECTION_VALUES), n_target: int = 50,
-                      scratch_steps=(None, 2000), n_probe=(None, 300), k=(5, 10, 25),
+                      scratch_steps=(None, 2000), scratch_lr=(None, 3e-3), n_probe=(None, 300), k=(5, 10, 25),
                       aggregate=("diagonal", "last"), device: str = "auto", cache_dir=None,
                       instances: int | None = None) -> pd.DataFrame:
     """The real-data chapter's source selection: MNIST-1D candidates whose inputs are permuted by
     ``values``, an untrained control, and the variants that diagnose the representation measures
-    (scratch training length, probe size, k, which layers are compared)."""
+    (scratch training length and learning rate, whose accuracies let C4 use the one best on
+    validation; probe size, k, which layers are compared)."""
     cnn = sizes(quick, "mnist1d")
     training = {key: v for key, v in cnn.items() if key != "num_samples"}
     protocols = [p for p in all_protocols(cnn["depth"]) if p.transfer_depth > 0]
@@ -224,7 +225,7 @@ def mnist1d_selection(quick: bool = True, seeds: int | None = None, values=tuple
                *replicates(quick, instances, seeds), family="mnist1d", knob="input_shift", values=list(values), untrained_control=True,
                n_targets=[n_target], family_params={"label_shift": 0.0, "num_samples": cnn["num_samples"],
                                                     "source_fraction": 0.5},
-               protocols=protocols, measures=SELECTION_MEASURES, scratch_steps=list(scratch_steps),
+               protocols=protocols, measures=SELECTION_MEASURES, scratch_steps=list(scratch_steps), scratch_lr=list(scratch_lr),
                n_probe=list(n_probe), k=list(k), aggregate=list(aggregate), n_val=SELECTION_N_VAL,
                device=device, **training)
 

@@ -17,7 +17,7 @@ from ..stats import choose_on_validation
 from ..tasks import Task, TaskPair, make_pair, measured_similarity
 from ..train import accuracy as train_accuracy
 from ..transferability import BASELINES, source_outputs
-from ..validation import check_int, check_known
+from ..validation import check_int, check_known, check_positive
 from .config import config_from
 from .depth import depth_sweep, protocol_list
 from .training import pretrain, train_scratch
@@ -148,7 +148,7 @@ def source_selection(family: str, knob: str | None = None, values: Sequence = ()
                      measures: Sequence[str] = ("neighbourhood_overlap",), aggregate="diagonal", k=10,
                      baselines: Sequence[str] = tuple(BASELINES), candidates: Sequence[Mapping] | None = None,
                      untrained_control: bool = False, n_probe=None, n_val: int = 0,
-                     scratch_steps=None, dry_run: bool = False, **training) -> pd.DataFrame | None:
+                     scratch_steps=None, scratch_lr=None, dry_run: bool = False, **training) -> pd.DataFrame | None:
     """Ground truth, selector scores and ranking quality for choosing among candidate sources.
 
     For every candidate source (see :func:`candidate_sources`; plus, with ``untrained_control``, a
@@ -158,12 +158,15 @@ def source_selection(family: str, knob: str | None = None, values: Sequence = ()
     Each selector scores each candidate from the target alone: the representation-based ones
     (``measures`` from the similarity registry, aggregated over layers by ``aggregate``, comparing
     the source network with a network trained from scratch for ``scratch_steps`` on the
-    ``n_target`` examples, on a probe set of ``n_probe`` target inputs, by default those
-    ``n_target`` examples, with neighbourhood size ``k``) and the ``baselines`` (from the source
-    network's outputs on the labelled ``n_target`` examples). ``aggregate``, ``k`` and ``n_probe``
-    and ``scratch_steps`` may be lists: every combination is scored on the same source networks
-    (common random numbers). Returns one row per (n_target, scratch_steps, n_probe, k, aggregate,
-    seed, selector, candidate) with ``score``,
+    ``n_target`` examples at learning rate ``scratch_lr``, on a probe set of ``n_probe`` target
+    inputs, by default those ``n_target`` examples, with neighbourhood size ``k``) and the
+    ``baselines`` (from the source network's outputs on the labelled ``n_target`` examples).
+    ``aggregate``, ``k``, ``n_probe``, ``scratch_steps`` and ``scratch_lr`` may be lists: every
+    combination is scored on the same source networks (common random numbers). Each scratch
+    network's accuracy is recorded (``scratch_val_acc`` on the seed's validation split, NaN without
+    one, and ``scratch_test_acc``), so that a reference network near chance is seen and its training
+    can be chosen on validation. Returns one row per (n_target, scratch_steps, scratch_lr, n_probe,
+    k, aggregate, seed, selector, candidate) with ``score``,
     ``best_acc``, ``best_transfer_depth``, ``best_frozen_depth``, ``zero_shot_acc`` (the candidate
     network's agreement with the target labels, see :func:`_zero_shot`), the candidate's measured
     similarity to the target (:func:`tlcore.tasks.measured_similarity`; synthetic families) and the
@@ -188,6 +191,8 @@ def source_selection(family: str, knob: str | None = None, values: Sequence = ()
     check_int("n_val", n_val, low=0)
     scratch_steps = [cfg.steps if s is None else check_int("scratch_steps", s, low=0)
                      for s in _as_list("scratch_steps", scratch_steps)]
+    scratch_lrs = [cfg.lr if lr is None else check_positive("scratch_lr", lr) for lr in _as_list("scratch_lr", scratch_lr)]
+    scratch_settings = list(itertools.product(scratch_steps, scratch_lrs))
     settings = _candidate_settings(knob, values, candidates)
     pairs = dict(zip(map(_candidate_name, settings), _candidate_pairs(family, settings, task_seed, family_params)))
     target, tasks = next(iter(pairs.values())).source, {name: p.target for name, p in pairs.items()}
@@ -222,15 +227,16 @@ def source_selection(family: str, knob: str | None = None, values: Sequence = ()
     rows = []
     for n in n_targets:
         subsets = [target.subsample_indices(n, s) for s in seeds]
-        scratch = {t: train_scratch(target, like, seeds, subsets=subsets, **{**training, "steps": t})
-                   for t in (scratch_steps if measures else [])}
+        scratch = {(t, lr): _scratch_networks(target, like, seeds, subsets, n_val, {**training, "steps": t, "lr": lr})
+                   for t, lr in (scratch_settings if measures else [])}
         for si, seed in enumerate(seeds):
             models = {name: src[0][si] for name, src in sources.items()}
             truth = {name: best[(name, n, seed)][0] for name in models}
             sub = target.subsample(n, seed)
-            for setting, selector, s in _seed_scores(models, target, sub, seed, baselines, measures,
-                                                     {t: nets[si] for t, nets in scratch.items()} or
-                                                     {t: None for t in scratch_steps}, probes, ks, aggregates):
+            nets = ({key: (nets[si], val[si], test[si]) for key, (nets, val, test) in scratch.items()} or
+                    {key: (None, np.nan, np.nan) for key in scratch_settings})
+            for setting, selector, s in _seed_scores(models, target, sub, seed, baselines, measures, nets,
+                                                     probes, ks, aggregates):
                 quality = ranking_quality(s, truth)
                 for name in models:
                     acc, t, f = best[(name, n, seed)]
@@ -241,22 +247,36 @@ def source_selection(family: str, knob: str | None = None, values: Sequence = ()
     return pd.DataFrame(rows)
 
 
+def _scratch_networks(target: Task, like: BlockModel, seeds, subsets, n_val: int, training: dict):
+    """Scratch networks of one training setting, one per seed, with their validation accuracy (on
+    the seed's validation split, the one the ground truth is chosen on; NaN without one) and test accuracy."""
+    nets = train_scratch(target, like, seeds, subsets=subsets, **training)
+    test = train_accuracy(nets, target.x_test, target.y_test)
+    if not n_val:
+        return nets, np.full(len(nets), np.nan), test
+    val = [target.subsample_indices(target.n_train, s)[target.n_train - n_val:] for s in seeds]
+    return nets, np.array([train_accuracy([m], target.x_train[v], target.y_train[v])[0]
+                           for m, v in zip(nets, val)]), test
+
+
 def _seed_scores(models, target, sub, seed, baselines, measures, scratch, probes, ks, aggregates):
     """Every selector's scores for one seed: yields (setting, selector, {candidate: score}).
 
-    ``setting`` names the scratch training length, probe size, k and aggregate; the baselines do not
-    depend on them and are repeated for each, so that every setting ranks the same selectors."""
+    ``scratch`` maps (steps, lr) to (network, validation accuracy, test accuracy). ``setting`` names
+    the scratch training and its accuracy, probe size, k and aggregate; the baselines do not depend
+    on them and are repeated for each, so that every setting ranks the same selectors."""
     outputs = {name: source_outputs(model, sub.x_train) for name, model in models.items()}
     base = {b: {name: BASELINES[b](probs, feats, sub.y_train.numpy()) for name, (probs, feats) in outputs.items()}
             for b in baselines}
-    for t_scratch, net in scratch.items():
+    for (t_scratch, lr), (net, val_acc, test_acc) in scratch.items():
         for p in probes:
             n_p = sub.n_train if p is None else p
             k_used = sorted({min(kk, n_p - 1) for kk in ks})  # the n_target probe: k capped at n_target - 1
             probe = _probe_inputs(target, p, sub, seed)
             reps = _selector_scores(models, probe, net, measures, aggregates, k_used) if measures else {}
             for agg, kk in itertools.product(aggregates, k_used):
-                setting = {"scratch_steps": t_scratch, "n_probe": n_p, "k": kk, "aggregate": agg}
+                setting = {"scratch_steps": t_scratch, "scratch_lr": lr, "scratch_val_acc": float(val_acc),
+                           "scratch_test_acc": float(test_acc), "n_probe": n_p, "k": kk, "aggregate": agg}
                 for selector in measures:
                     yield setting, selector, reps[(agg, kk, selector)]
                 for selector, s in base.items():
