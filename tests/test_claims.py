@@ -472,23 +472,34 @@ def test_freezing_verdict_words_follow_which_recipes_win():
     assert cells.loc[1.2, "verdict"] == "fine-tune" and cells.loc[1.2, "difference"] == pytest.approx(0.05, abs=0.005)
 
 
-def test_freeze_or_tune_is_centred_on_zero_when_every_protocol_is_equal():
-    """Equal protocols, five task instances: the held-out tuned-minus-frozen difference has no
-    winner's luck, and the 2-SE rule calls a side in few of 40 cells."""
-    rng = np.random.default_rng(8)
+def _equal_protocols(rng, cells=40, instances=5):
     rows = []
-    for alpha in range(40):
-        for task_seed in range(5):
+    for alpha in range(cells):
+        for task_seed in range(instances):
             shift = rng.normal(0, 0.01)
             for seed in range(2):
                 for t, f in [(0, 0), (1, 0), (1, 1), (2, 0), (2, 2), (3, 0), (3, 3)]:
                     rows.append({"alpha": alpha, "n_target": 20, "task_seed": task_seed, "seed": 2 * task_seed + seed,
                                  "transfer_depth": t, "frozen_depth": f,
                                  "val_acc": 0.6 + shift + rng.normal(0, 0.01), "test_acc": 0.6 + shift + rng.normal(0, 0.01)})
-    cells = claims.freeze_or_tune(pd.DataFrame(rows), "alpha")
+    return pd.DataFrame(rows)
+
+
+def test_freeze_or_tune_is_centred_on_zero_when_every_protocol_is_equal():
+    """Equal protocols, five task instances: the held-out tuned-minus-frozen difference has no
+    winner's luck, and across simulated null maps a side is called in some cell of a map at most
+    about as often as the false discovery rate allows (under the global null, FDR = the chance of
+    any call)."""
+    rng = np.random.default_rng(8)
+    cells = claims.freeze_or_tune(_equal_protocols(rng), "alpha")
     assert (cells.folds == 5).all()
     assert abs(cells.difference.mean()) < 3 * cells.difference.std() / np.sqrt(40)
-    assert (cells.verdict != "tie").mean() <= 0.2
+    assert cells.p_value.between(0, 1).all() and cells.p_value.std() > 0.1  # p spread over [0, 1], not degenerate
+    maps = 60
+    any_call = np.mean([(claims.freeze_or_tune(_equal_protocols(rng, cells=10), "alpha").verdict != "tie").any()
+                        for _ in range(maps)])
+    # binomial slack: FDR 0.10 over 60 null maps; 2-SE calls without control would fire in most maps
+    assert any_call <= claims.FREEZING_FDR + 2.5 * np.sqrt(0.1 * 0.9 / maps)
 
 
 def test_recovered_table_keeps_the_gap_guard_and_names_the_least_recovered_knob():
@@ -505,3 +516,27 @@ def test_recovered_table_keeps_the_gap_guard_and_names_the_least_recovered_knob(
     assert claims.least_recovered(table, 0.6) == "teacher_mix"
     with pytest.raises(ValueError, match="no 'linear_cka' profile"):
         claims.recovered_table(bands, 40, [0.6])
+
+
+def test_the_paper_scale_freezing_verdict_combines_the_maps_and_sums_their_cells():
+    rng = np.random.default_rng(11)
+
+    def one_map(knob, tune_gain, freeze_gain):
+        rows = []
+        for value, (tg, fg) in {0.0: (0.0, freeze_gain), 0.6: (tune_gain, 0.0)}.items():
+            for task_seed in range(5):
+                base = rng.normal(0.6, 0.02)
+                for t, f in [(0, 0), (1, 0), (1, 1), (2, 0), (2, 2)]:
+                    gain = tg if (t > 0 and f == 0) else fg if (t > 0 and f == t) else 0.0
+                    rows.append({knob: value, "n_target": 20, "task_seed": task_seed, "seed": task_seed,
+                                 "transfer_depth": t, "frozen_depth": f,
+                                 "val_acc": base + gain + rng.normal(0, 0.003), "test_acc": base + gain + rng.normal(0, 0.003)})
+        return pd.DataFrame(rows)
+
+    tables = {"phase_teacher_mix": one_map("teacher_mix", 0.05, 0.05), "phase_feature_mix": one_map("feature_mix", 0.0, 0.05)}
+    v = claims.verdict_freezing_maps(tables)
+    assert v.verdict == "partly"  # both recipes win on one map, only freezing on the other
+    assert v.key == "freezing wins 2, fine-tuning 1 of 4 cells (2 maps)"
+    assert "teacher_mix map" in v.evidence and "feature_mix map" in v.evidence
+    with pytest.raises(ValueError, match="none of"):
+        claims.verdict_freezing_maps({"selection": tables["phase_teacher_mix"]})

@@ -23,10 +23,10 @@ from .c1_families import C1_ALPHA, TIE_RULES, c1_by_family, family_depths, verdi
 from .c2 import FDR_Q, OFTEN, c2_controlled_text, c2_tests, verdict_c2, verdict_c2_controlled
 from .c3 import C3_ALPHA, C3_FAMILIES, verdict_c3, verdict_c3_across, verdict_c3_families
 from .c4 import C4_ALPHA, C4_PREREGISTERED, mnist1d_setting, scratch_accuracy, scratch_on_validation, selection_setting, verdict_c4, verdict_c4_across, verdict_c4_benchmarks
-from .cells import (cross_fitted_cells, family_winners, freeze_or_tune, phase_cells, phase_cells_all_families, scratch_catches_up, transfer_helps,
+from .cells import (FREEZING_FDR, cross_fitted_cells, family_winners, freeze_or_tune, phase_cells, phase_cells_all_families, scratch_catches_up, transfer_helps,
                     training_choices, verdicts_agree)
 from .deep import DEPTH_FAMILIES, optimum_depths
-from .freezing import FREEZING_STATEMENT, verdict_freezing
+from .freezing import FREEZING_MAPS, FREEZING_STATEMENT, verdict_freezing, verdict_freezing_maps
 from .robustness import ALTERNATIVES, JUDGES, replicate_subsets, robustness, robustness_summary, robustness_table
 from .statements import CHAPTERS, SHORT, STATEMENTS, SWEEP_CHAPTERS
 from .sweeps import (REPLICATES, REPRESENTATION_SEEDS, describe_replicates, replicates, CLAIM_INPUTS, CLAIM_SWEEPS, MNIST_SELECTION_VALUES, N_VAL, PHASE_GRID, phase_grid, DEEP_GRID, deep_sweep,
@@ -38,7 +38,7 @@ from .verdict import VERDICT_WORDS, Verdict, claim_word, verdict_agreement
 
 __all__ = ["transfer_helps", "REPLICATES", "REPRESENTATION_SEEDS", "describe_replicates", "replicates", "PHASE_GRID", "phase_grid", "DEEP_GRID", "deep_sweep", "DEPTH_FAMILIES", "optimum_depths", "N_VAL", "Verdict", "phase_sweep", "phase_cells",
            "verdict_c1", "verdict_c2", "verdict_c3", "verdict_c3_across", "verdict_c3_families", "C3_FAMILIES", "chmm_representation_sweep", "CHMM_REPRESENTATION_VALUES", "verdict_c4", "C4_PREREGISTERED", "calibration_sweep", "CALIBRATION_CANDIDATES", "representation_sweep", "phase_cells_all_families",
-           "freeze_or_tune", "verdicts_agree", "selection_sweep", "SELECTION_MEASURES", "all_verdicts",
+           "freeze_or_tune", "FREEZING_FDR", "verdicts_agree", "selection_sweep", "SELECTION_MEASURES", "all_verdicts",
            "SELECTION_CANDIDATES", "SELECTION_SETTING", "SELECTION_N_VAL", "MNIST_SELECTION_VALUES",
            "mnist1d_selection", "selection_setting", "verdict_c4_across", "profile_sweep", "profile_bands",
            "depth_link", "evaluate_predictor", "held_out_predictor", "PROFILE_SEEDS", "PROFILE_PROBE",
@@ -47,7 +47,7 @@ __all__ = ["transfer_helps", "REPLICATES", "REPRESENTATION_SEEDS", "describe_rep
            "FDR_Q", "C3_ALPHA", "C4_ALPHA", "verdict_c4_benchmarks", "TIE_RULES", "ALTERNATIVES", "JUDGES", "replicate_subsets", "robustness", "robustness_summary", "robustness_table",
            "c2_tests", "c2_controlled_text", "C1_ALPHA",
            "c1_by_family", "family_depths", "verdict_c1_by_family", "verdict_c2_controlled",
-           "verdict_freezing", "FREEZING_STATEMENT", "training_choices", "STOPPING_CHECKPOINTS", "scratch_catches_up", "cross_fitted_cells"]
+           "verdict_freezing", "verdict_freezing_maps", "FREEZING_MAPS", "FREEZING_STATEMENT", "training_choices", "STOPPING_CHECKPOINTS", "scratch_catches_up", "cross_fitted_cells"]
 
 
 def phase_verdicts(tables) -> list[Verdict]:

@@ -8,7 +8,7 @@ import pandas as pd
 from scipy import stats as scipy_stats
 
 from ..profiles import depths_from_curves, recovered_fraction
-from ..stats import choose_on_validation, compare, percentile_interval, summary
+from ..stats import compare, percentile_interval, replicate_unit, summary
 from .cells import curve_array, val_array
 
 __all__ = ["profile_bands", "depth_link", "within_rank_correlation", "evaluate_predictor", "held_out_predictor", "recovered_table", "least_recovered"]
@@ -99,6 +99,9 @@ def _regrets(table: pd.DataFrame, by: list[str], choice: dict) -> np.ndarray:
     return np.mean(per_cell, axis=0)
 
 
+SEARCH = "validation search"  # the method whose protocol is chosen on validation, cross-fitted by replicate unit
+
+
 def evaluate_predictor(profiles: pd.DataFrame, table: pd.DataFrame, knob: str, measures=None,
                        baseline: str = "twin", level: float = 0.5) -> pd.DataFrame:
     """Regret of the similarity-based protocol predictor against the alternatives, on one map.
@@ -106,30 +109,55 @@ def evaluate_predictor(profiles: pd.DataFrame, table: pd.DataFrame, knob: str, m
     Per cell, the predictor transfers the blocks where the source matches the ``baseline`` (the
     twin by default: all a user has) and freezes them, ``(d, d)``, or fine-tunes them, ``(d, 0)``.
     The alternatives: the validation search over every candidate protocol, the standard recipe
-    ``(L, L)`` and scratch. Regret is the oracle best protocol's test accuracy (best mean over seeds
-    in the cell) minus the chosen one's, averaged over cells per seed; ``mean`` and ``sem`` are over
-    seeds. ``networks`` counts the networks each method trains per target (the predictor: a scratch
-    network, its twin and the final one). One row per method.
+    ``(L, L)`` and scratch. Statistics as the verdicts': the replicate units are the task instances
+    (:func:`tlcore.stats.replicate_unit`), and both the search's choice and the yardstick it is
+    measured against are cross-fitted, chosen on the *other* units (on validation for the search, on
+    test for the best protocol), so neither carries the held-out unit's luck. Regret per network:
+    that best protocol's test accuracy minus the chosen one's, averaged over cells. ``mean`` and
+    ``sem`` are over task instances (seeds averaged within them). ``networks`` counts the networks
+    each method trains per target (the predictor: a scratch network, its twin and the final one).
+    One row per method; ``per_seed`` and ``instance`` keep the per-network regrets and their units.
     """
     by = [knob, "n_target"]
     L = int(table.transfer_depth.max())
     n_protocols = len(table.groupby(["transfer_depth", "frozen_depth"]))
-    search = choose_on_validation(table, by).set_index(by)
-    methods = {"validation search": ({k: (int(r.best_transfer_depth), int(r.best_frozen_depth))
-                                      for k, r in search.iterrows()}, n_protocols),
-               "standard recipe (L, L)": ({k: (L, L) for k in search.index}, 1),
-               "scratch (0, 0)": ({k: (0, 0) for k in search.index}, 1)}
+    cells = [key for key, _ in table.groupby(by)]
+    methods = {SEARCH: (None, n_protocols),
+               "standard recipe (L, L)": ({k: (L, L) for k in cells}, 1),
+               "scratch (0, 0)": ({k: (0, 0) for k in cells}, 1)}
     for measure in measures or sorted(profiles.measure.unique()):
         depths = _predicted_depths(profiles, knob, measure, baseline, level)
         methods[f"similarity, {measure}, (d, d)"] = ({k: (int(d), int(d)) for k, d in depths.items()}, 3)
         methods[f"similarity, {measure}, (d, 0)"] = ({k: (int(d), 0) for k, d in depths.items()}, 3)
     rows = []
     for name, (choice, networks) in methods.items():
-        r = _regrets(table, by, choice)
-        rows.append({"method": name, "mean_regret": float(r.mean()),
-                     "sem": compare(r).sem, "n_seeds": len(r), "networks": networks,
-                     "per_seed": r.tolist()})
+        r, units = _regrets(table, by, choice)
+        c = compare(r.to_numpy(), clusters=units)
+        rows.append({"method": name, "mean_regret": c.mean, "sem": c.sem, "n_units": c.n, "networks": networks,
+                     "per_seed": r.tolist(), "instance": units.tolist()})
     return pd.DataFrame(rows)
+
+
+def _regrets(table: pd.DataFrame, by: list[str], choice: dict | None) -> tuple[pd.Series, np.ndarray]:
+    """Per network (seed), the mean over cells of (best protocol's test acc - the chosen one's), the
+    best chosen on the other replicate units' test accuracies; ``choice`` None is the search, chosen
+    on the other units' validation accuracies. Returns the regrets and each seed's unit."""
+    unit = replicate_unit(table)
+    index = ["task_seed", "seed"] if "task_seed" in table.columns else ["seed"]
+    per_cell = []
+    for key, g in table.groupby(by):
+        test = g.pivot_table(index=index, columns=["transfer_depth", "frozen_depth"], values="test_acc")
+        val = g.pivot_table(index=index, columns=["transfer_depth", "frozen_depth"], values="val_acc")
+        units = test.index.get_level_values(unit).to_numpy()
+        regret = pd.Series(np.nan, index=test.index)
+        for u in np.unique(units):
+            held, rest = units == u, units != u
+            best = test[rest].mean().idxmax()
+            chosen = val[rest].mean().idxmax() if choice is None else choice[key]
+            regret[held] = (test.loc[held, best] - test.loc[held, chosen]).to_numpy()
+        per_cell.append(regret)
+    r = pd.concat(per_cell, axis=1).mean(axis=1)
+    return r.droplevel("task_seed") if "task_seed" in index else r, r.index.get_level_values(unit).to_numpy()
 
 
 def held_out_predictor(evaluations: dict) -> pd.DataFrame:
@@ -138,7 +166,7 @@ def held_out_predictor(evaluations: dict) -> pd.DataFrame:
     ``evaluations`` maps each knob to :func:`evaluate_predictor`'s table. For each map, the
     similarity variant (measure and freezing) of lowest mean regret on the *other* maps is reported
     on this one, next to the validation search, the standard recipe and scratch, with its paired
-    difference in regret from the validation search (mean ± SE over seeds; a tie within 2 SE).
+    difference in regret from the validation search (mean ± SE over task instances; a tie within 2 SE).
     """
     if len(evaluations) < 2:
         raise ValueError("a held-out choice needs at least two maps")
@@ -148,10 +176,10 @@ def held_out_predictor(evaluations: dict) -> pd.DataFrame:
         similar = others[others.method.str.startswith("similarity")]
         chosen = similar.groupby("method").mean_regret.mean().idxmin()
         mine = table.set_index("method")
-        search = np.array(mine.loc["validation search", "per_seed"])
-        for method in (chosen, "validation search", "standard recipe (L, L)", "scratch (0, 0)"):
+        search = np.array(mine.loc[SEARCH, "per_seed"])
+        for method in (chosen, SEARCH, "standard recipe (L, L)", "scratch (0, 0)"):
             r = mine.loc[method]
-            d = compare(r.per_seed, search)
+            d = compare(r.per_seed, search, clusters=np.array(r.instance))
             rows.append({"map": knob, "method": method, "mean_regret": r["mean_regret"], "sem": r["sem"],
                          "minus_search": d.mean, "minus_search_sem": d.sem,
                          "vs_search": {"tie": "tie", "higher": "worse", "lower": "better"}[d.word],

@@ -4,11 +4,11 @@ from __future__ import annotations
 import pandas as pd
 import numpy as np
 
-from ..stats import (choose_on_validation, choose_variant, compare, early_stopped, optimality_probability,
-                     paired_difference, replicate_unit, winner_significance)
+from ..stats import (benjamini_hochberg, choose_on_validation, choose_variant, compare, early_stopped,
+                     one_sided_p, optimality_probability, paired_difference, replicate_unit, winner_significance)
 from ..transfer import PROTOCOL_FAMILIES
 
-__all__ = ["transfer_helps", "held_out_winners", "held_out_differences", "cross_fitted_cells", "phase_cells", "phase_cells_all_families", "freeze_or_tune", "family_winners", "verdicts_agree", "val_array", "curve_array",
+__all__ = ["transfer_helps", "held_out_winners", "held_out_differences", "cross_fitted_cells", "phase_cells", "phase_cells_all_families", "freeze_or_tune", "FREEZING_FDR", "family_winners", "verdicts_agree", "val_array", "curve_array",
            "training_choices", "scratch_catches_up"]
 
 
@@ -167,13 +167,18 @@ def _best(val: pd.DataFrame) -> tuple:
     return int(best[0]), int(best[1])
 
 
+FREEZING_FDR = 0.10  # false discovery rate across a table's freeze-or-tune cells (the level of C2's maps)
+
+
 def freeze_or_tune(table: pd.DataFrame, knob: str) -> pd.DataFrame:
     """Per cell: the best fine-tuned ``(l, 0)`` against the best frozen ``(l, l)`` protocol (l >= 1).
 
     Cross-fitted like the maps: leave one replicate unit out (task instances when there are enough),
     choose each family's best on the other units' validation scores, and take the held-out unit's
-    paired test difference (tuned minus frozen); mean and SE over the units give ``verdict``:
-    ``"fine-tune"`` or ``"freeze"`` beyond 2 SE, else ``"tie"``. ``tuned_depth`` and ``frozen_depth``
+    paired test difference (tuned minus frozen), with its mean and SE over the units and a two-sided
+    t-test ``p_value``. Many cells mean many tests, so ``verdict`` is ``"fine-tune"`` or ``"freeze"``
+    only in the cells that Benjamini-Hochberg keeps at :data:`FREEZING_FDR` across the table's cells,
+    else ``"tie"``. ``tuned_depth`` and ``frozen_depth``
     are the choices on all replicates (what the chapter shows); ``folds_agree`` says how many folds
     chose the same pair.
     """
@@ -191,14 +196,18 @@ def freeze_or_tune(table: pd.DataFrame, knob: str) -> pd.DataFrame:
         d = np.full(len(test), np.nan)
         for (rows_t, w_t), (rows_f, w_f) in zip(fitted["tuned"], fitted["frozen"]):
             d[rows_t] = (test[w_t] - test[w_f]).to_numpy()[rows_t]
-        c = compare(d, clusters=units if unit == "task_seed" else None)
+        clusters = units if unit == "task_seed" else None
+        c = compare(d, clusters=clusters)
+        p = min(1.0, 2 * min(one_sided_p(d, clusters), one_sided_p(-d, clusters)))
         agree = sum((w_t, w_f) == (everywhere["tuned"], everywhere["frozen"])
                     for (_, w_t), (_, w_f) in zip(fitted["tuned"], fitted["frozen"]))
         rows.append({knob: value, "n_target": n, "tuned_depth": int(everywhere["tuned"][0]),
                      "frozen_depth": int(everywhere["frozen"][0]), "difference": float(c.mean), "sem": float(c.sem),
-                     "folds_agree": int(agree), "folds": len(fitted["tuned"]),
-                     "verdict": {"higher": "fine-tune", "lower": "freeze", "tie": "tie"}[c.word]})
-    return pd.DataFrame(rows)
+                     "folds_agree": int(agree), "folds": len(fitted["tuned"]), "p_value": p})
+    out = pd.DataFrame(rows)
+    kept = benjamini_hochberg(out.p_value, FREEZING_FDR)[0] if len(out) else np.zeros(0, dtype=bool)
+    out["verdict"] = np.where(~kept, "tie", np.where(out.difference > 0, "fine-tune", "freeze"))
+    return out
 
 
 def verdicts_agree(verdicts: dict) -> dict:
