@@ -88,7 +88,12 @@ def test_table_keeps_a_named_index_as_columns_and_every_row():
 
 def test_table_shows_counts_that_pandas_made_float_as_integers():
     df = pd.DataFrame({"networks": [120.0, np.nan, 12000.0], "share": [0.5, 0.25, 1.0]})
-    assert display.table(df, caption="c").cells() == [["120", "0.500"], ["\u2014", "0.250"], ["12,000", "1.000"]]
+    assert display.table(df, caption="c").cells() == [["120", "0.50"], ["\u2014", "0.25"], ["12,000", "1.00"]]
+
+
+def test_table_shows_knob_values_with_the_decimals_they_need_and_measurements_with_three():
+    df = pd.DataFrame({"knob": [0.0, 0.2, 0.45], "accuracy": [0.54321, 0.6, 0.7]})
+    assert display.table(df, caption="c").cells() == [["0.00", "0.543"], ["0.20", "0.600"], ["0.45", "0.700"]]
 
 
 @pytest.mark.parametrize("kwargs, message", [

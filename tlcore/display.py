@@ -213,7 +213,9 @@ def _curated(df: pd.DataFrame, caption: str, columns=None, decimals: int | Mappi
     if unknown:
         raise ValueError(f"decimals names no column {unknown[0]!r} of the table")
     default = 3 if isinstance(decimals, Mapping) else int(decimals)
-    return Table(frame, caption, {c: per.get(c, None if _whole(frame[c]) else default) for c in floats})
+    # a column whose values need fewer decimals (knob values such as 0.2) is shown with those
+    return Table(frame, caption, {c: per.get(c, None if _whole(frame[c]) else _decimals_shown(frame[c], default))
+                                  for c in floats})
 
 
 def frame_html(df: pd.DataFrame) -> str:
