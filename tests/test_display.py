@@ -94,6 +94,8 @@ def test_table_shows_counts_that_pandas_made_float_as_integers():
 def test_table_shows_knob_values_with_the_decimals_they_need_and_measurements_with_three():
     df = pd.DataFrame({"knob": [0.0, 0.2, 0.45], "accuracy": [0.54321, 0.6, 0.7]})
     assert display.table(df, caption="c").cells() == [["0.00", "0.543"], ["0.20", "0.600"], ["0.45", "0.700"]]
+    # a number the chapter gives is kept for every column
+    assert display.table(df, caption="c", decimals=1).cells() == [["0.0", "0.5"], ["0.2", "0.6"], ["0.5", "0.7"]]
 
 
 @pytest.mark.parametrize("kwargs, message", [

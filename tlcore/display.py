@@ -180,11 +180,12 @@ class Table:
 
 
 def table(df: pd.DataFrame, caption: str, columns: Sequence[str] | Mapping[str, str] | None = None,
-          decimals: int | Mapping[str, int] = 3) -> Table:
+          decimals: int | Mapping[str, int] | None = None) -> Table:
     """The table a chapter shows: ``columns`` picks and orders them (a mapping also renames them).
 
     An index of labels becomes the first columns (row numbers are dropped); ``decimals`` is one number for
-    every float column or a mapping by (new) column name, the rest with 3 decimals.
+    every float column or a mapping by (new) column name; a column it does not fix is shown with the
+    decimals its values need, at most 3 (knob values such as 0.2 as 0.2, measurements with 3).
     """
     if not isinstance(df, pd.DataFrame):
         raise TypeError(f"table needs a DataFrame, got {type(df).__name__}")
@@ -193,7 +194,7 @@ def table(df: pd.DataFrame, caption: str, columns: Sequence[str] | Mapping[str, 
     return _curated(df, caption.strip(), columns, decimals)
 
 
-def _curated(df: pd.DataFrame, caption: str, columns=None, decimals: int | Mapping[str, int] = 3) -> Table:
+def _curated(df: pd.DataFrame, caption: str, columns=None, decimals: int | Mapping[str, int] | None = None) -> Table:
     if isinstance(df.index, pd.RangeIndex) and df.index.name is None:  # row numbers: not shown
         frame = df.reset_index(drop=True)
     else:  # labels: shown as the first columns (an unnamed one without a header)
@@ -212,9 +213,9 @@ def _curated(df: pd.DataFrame, caption: str, columns=None, decimals: int | Mappi
     unknown = [c for c in per if c not in frame.columns]
     if unknown:
         raise ValueError(f"decimals names no column {unknown[0]!r} of the table")
-    default = 3 if isinstance(decimals, Mapping) else int(decimals)
-    # a column whose values need fewer decimals (knob values such as 0.2) is shown with those
-    return Table(frame, caption, {c: per.get(c, None if _whole(frame[c]) else _decimals_shown(frame[c], default))
+    if decimals is not None and not isinstance(decimals, Mapping):
+        per = {c: int(decimals) for c in floats if not _whole(frame[c])}
+    return Table(frame, caption, {c: per.get(c, None if _whole(frame[c]) else _decimals_shown(frame[c]))
                                   for c in floats})
 
 
