@@ -9,7 +9,7 @@ from scipy import stats as scipy_stats
 
 from ..profiles import depths_from_curves, recovered_fraction
 from ..stats import compare, percentile_interval, replicate_unit, summary
-from .cells import curve_array, val_array
+from .cells import curve_array, protocol_tables, val_array
 
 __all__ = ["profile_bands", "depth_link", "within_rank_correlation", "evaluate_predictor", "held_out_predictor", "recovered_table", "least_recovered"]
 
@@ -89,16 +89,6 @@ def _predicted_depths(profiles: pd.DataFrame, knob: str, measure: str, baseline:
     return pd.Series(depths_from_curves(src.mean(1), base.mean(1), floor.mean(1), level), index=index)
 
 
-def _regrets(table: pd.DataFrame, by: list[str], choice: dict) -> np.ndarray:
-    """Per seed, the mean over cells of (oracle best protocol's test acc - the chosen protocol's)."""
-    per_cell = []
-    for key, g in table.groupby(by):
-        wide = g.pivot_table(index="seed", columns=["transfer_depth", "frozen_depth"], values="test_acc")
-        best = wide.mean().idxmax()
-        per_cell.append((wide[best] - wide[choice[key]]).to_numpy())
-    return np.mean(per_cell, axis=0)
-
-
 SEARCH = "validation search"  # the method whose protocol is chosen on validation, cross-fitted by replicate unit
 
 
@@ -145,9 +135,8 @@ def _regrets(table: pd.DataFrame, by: list[str], choice: dict | None) -> tuple[p
     unit = replicate_unit(table)
     index = ["task_seed", "seed"] if "task_seed" in table.columns else ["seed"]
     per_cell = []
-    for key, g in table.groupby(by):
-        test = g.pivot_table(index=index, columns=["transfer_depth", "frozen_depth"], values="test_acc")
-        val = g.pivot_table(index=index, columns=["transfer_depth", "frozen_depth"], values="val_acc")
+    for key, wide in protocol_tables(table, by, index):
+        test, val = wide["test_acc"], wide["val_acc"]
         units = test.index.get_level_values(unit).to_numpy()
         regret = pd.Series(np.nan, index=test.index)
         for u in np.unique(units):

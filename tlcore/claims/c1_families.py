@@ -22,6 +22,7 @@ from scipy import stats as scipy_stats
 
 from ..stats import compare, holm, replicate_clusters
 from ..transfer import PROTOCOL_FAMILIES
+from .cells import protocol_tables
 from .verdict import Verdict, claim_word
 
 __all__ = ["TIE_RULES", "family_depths", "within_correlation", "c1_by_family", "verdict_c1_by_family", "C1_ALPHA"]
@@ -47,8 +48,8 @@ def family_depths(table: pd.DataFrame, knob: str, tie: str = "within noise") -> 
         raise ValueError(f"tie={tie!r}; expected one of {list(TIE_RULES)}")
     L = int(table.transfer_depth.max())
     rows = []
-    for (value, n), g in table.groupby([knob, "n_target"], sort=True):
-        val = g.pivot_table(index="seed", columns=["transfer_depth", "frozen_depth"], values="val_acc")
+    for (value, n), wide in protocol_tables(table, [knob, "n_target"], "seed", values=("val_acc",)):
+        val = wide["val_acc"]
         clusters = replicate_clusters(table, val.index)
         for family, keep in PROTOCOL_FAMILIES.items():
             members = [p for p in val.columns if keep(p[0], p[1], L)]

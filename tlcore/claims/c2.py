@@ -5,7 +5,7 @@ import numpy as np
 import pandas as pd
 
 from ..stats import benjamini_hochberg, intersection_union, one_sided_p, replicate_unit
-from .cells import held_out_differences, held_out_winners
+from .cells import held_out_differences, held_out_winners, protocol_tables
 from .verdict import Verdict, claim_word
 
 __all__ = ["verdict_c2", "OFTEN", "FDR_Q", "c2_tests", "c2_controlled_text", "verdict_c2_controlled"]
@@ -72,10 +72,9 @@ def c2_tests(table: pd.DataFrame, knob: str, q: float = FDR_Q, folds="leave-one-
     alternatives = [(0, 0)] + [(L, f) for f in range(L + 1)]
     unit = unit or replicate_unit(table)
     rows = []
-    for (value, n), g in table.groupby([knob, "n_target"], sort=True):
-        index = ["task_seed", "seed"] if "task_seed" in g.columns else ["seed"]
-        val = g.pivot_table(index=index, columns=["transfer_depth", "frozen_depth"], values="val_acc")
-        test = g.pivot_table(index=index, columns=["transfer_depth", "frozen_depth"], values="test_acc")
+    index = ["task_seed", "seed"] if "task_seed" in table.columns else ["seed"]
+    for (value, n), wide in protocol_tables(table, [knob, "n_target"], index):
+        val, test = wide["val_acc"], wide["test_acc"]
         units = val.index.get_level_values(unit).to_numpy()
         clusters = units if unit == "task_seed" else None
         fitted = held_out_winners(val, units, folds)

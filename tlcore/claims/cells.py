@@ -8,7 +8,7 @@ from ..stats import (benjamini_hochberg, choose_on_validation, choose_variant, c
                      one_sided_p, optimality_probability, paired_difference, replicate_unit, winner_significance)
 from ..transfer import PROTOCOL_FAMILIES
 
-__all__ = ["transfer_helps", "held_out_winners", "held_out_differences", "cross_fitted_cells", "phase_cells", "phase_cells_all_families", "freeze_or_tune", "FREEZING_FDR", "family_winners", "verdicts_agree", "val_array", "curve_array",
+__all__ = ["without_attrs", "protocol_tables", "transfer_helps", "held_out_winners", "held_out_differences", "cross_fitted_cells", "phase_cells", "phase_cells_all_families", "freeze_or_tune", "FREEZING_FDR", "family_winners", "verdicts_agree", "val_array", "curve_array",
            "training_choices", "scratch_catches_up"]
 
 
@@ -21,6 +21,27 @@ def val_array(table: pd.DataFrame, knob: str) -> tuple[pd.Index, np.ndarray, np.
     seeds = sorted({s for _, _, s in wide.columns})
     a = np.stack([np.stack([wide[(t, f, s)].to_numpy() for s in seeds], axis=-1) for t, f in protocols], axis=1)
     return wide.index, a, np.array([t for t, _ in protocols])
+
+
+def without_attrs(table: pd.DataFrame) -> pd.DataFrame:
+    """A shallow copy of ``table`` without its ``attrs``: pandas deep-copies a frame's attrs into
+    every frame derived from it, which was a fifth of a verdict's time on the shipped tables."""
+    out = table.copy(deep=False)
+    out.attrs = {}
+    return out
+
+
+def protocol_tables(table: pd.DataFrame, by, index, values=("val_acc", "test_acc")):
+    """Per cell of ``by`` (a column or columns), the replicates (rows: ``index``) by protocols (columns:
+    ``(transfer_depth, frozen_depth)``) table of each of ``values``: what a ``pivot_table`` per cell
+    gives, made from one pivot of the whole table (a pivot per cell was most of a verdict's time).
+    Yields ``(key, {value: wide})``."""
+    by, index = ([by] if isinstance(by, str) else list(by)), ([index] if isinstance(index, str) else list(index))
+    wide = without_attrs(table).pivot_table(index=by + index, columns=["transfer_depth", "frozen_depth"], values=list(values))
+    levels = list(range(len(by)))
+    for key, g in wide.groupby(level=levels, sort=True):
+        g = g.droplevel(levels)
+        yield key, {v: g[v].dropna(axis=1, how="all").dropna(axis=0, how="all") for v in values}
 
 
 def curve_array(profiles: pd.DataFrame, knob: str, measure: str, curve: str) -> tuple[pd.Index, np.ndarray]:
@@ -87,10 +108,9 @@ def cross_fitted_cells(table: pd.DataFrame, knob: str, family: str | None = None
     keep = None if family is None else PROTOCOL_FAMILIES[family]
     others = {"scratch": (0, 0), "standard": (L, L), "fine_tune": (L, 0)}
     rows = []
-    for (value, n), g in table.groupby([knob, "n_target"], sort=True):
-        index = ["task_seed", "seed"] if "task_seed" in g.columns else ["seed"]
-        val = g.pivot_table(index=index, columns=["transfer_depth", "frozen_depth"], values="val_acc")
-        test = g.pivot_table(index=index, columns=["transfer_depth", "frozen_depth"], values="test_acc")
+    index = ["task_seed", "seed"] if "task_seed" in table.columns else ["seed"]
+    for (value, n), wide in protocol_tables(table, [knob, "n_target"], index):
+        val, test = wide["val_acc"], wide["test_acc"]
         candidates = [c for c in val.columns if keep is None or keep(c[0], c[1], L)]
         units = val.index.get_level_values(unit).to_numpy()
         fitted = held_out_winners(val[candidates], units)
@@ -184,10 +204,9 @@ def freeze_or_tune(table: pd.DataFrame, knob: str) -> pd.DataFrame:
     """
     unit = replicate_unit(table)
     rows = []
-    for (value, n), g in table.groupby([knob, "n_target"], sort=True):
-        index = ["task_seed", "seed"] if "task_seed" in g.columns else ["seed"]
-        val = g.pivot_table(index=index, columns=["transfer_depth", "frozen_depth"], values="val_acc")
-        test = g.pivot_table(index=index, columns=["transfer_depth", "frozen_depth"], values="test_acc")
+    index = ["task_seed", "seed"] if "task_seed" in table.columns else ["seed"]
+    for (value, n), wide in protocol_tables(table, [knob, "n_target"], index):
+        val, test = wide["val_acc"], wide["test_acc"]
         units = val.index.get_level_values(unit).to_numpy()
         families = {"tuned": [c for c in val.columns if c[0] > 0 and c[1] == 0],
                     "frozen": [c for c in val.columns if c[0] > 0 and c[1] == c[0]]}

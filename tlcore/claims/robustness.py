@@ -18,6 +18,7 @@ from .c1_families import verdict_c1_by_family
 from .c2 import verdict_c2_controlled
 from .c3 import C3_FAMILIES, verdict_c3_families
 from .c4 import verdict_c4_benchmarks
+from .cells import without_attrs
 
 __all__ = ["ALTERNATIVES", "JUDGES", "replicate_subsets", "robustness", "robustness_summary", "robustness_table"]
 
@@ -125,6 +126,7 @@ def robustness(claim: str, tables: dict[str, pd.DataFrame], quick: bool) -> pd.D
     missing = sorted(set(needs) - set(tables))
     if missing:
         raise ValueError(f"robustness of {claim} needs the tables {missing}")
+    tables = {name: without_attrs(t) for name, t in tables.items()}
     base = judge(tables, quick)
     rows = [{"alternative": "as judged", "kind": "as judged", "verdict": base.verdict, "key": base.key}]
     for name, extra, alternative in ALTERNATIVES[claim]:
