@@ -33,7 +33,7 @@ from .sweeps import (REPLICATES, REPRESENTATION_SEEDS, describe_replicates, repl
                      PROFILE_PROBE, PROFILE_SEEDS, SELECTION_CANDIDATES, CALIBRATION_CANDIDATES, calibration_sweep, STOPPING_CHECKPOINTS, SELECTION_MEASURES, SELECTION_N_VAL,
                      SELECTION_SETTING, claim_tables, mnist1d_selection, phase_sweep, profile_sweep,
                      representation_sweep, chmm_representation_sweep, CHMM_REPRESENTATION_VALUES, selection_sweep,
-                     freezing_sweep)
+                     freezing_sweep, IMAGE_TARGETS, IMAGE_N_TARGETS, IMAGE_N_VAL, images_sweep)
 from .verdict import VERDICT_WORDS, Verdict, claim_word, verdict_agreement
 
 __all__ = ["transfer_helps", "REPLICATES", "REPRESENTATION_SEEDS", "describe_replicates", "replicates", "PHASE_GRID", "phase_grid", "DEEP_GRID", "deep_sweep", "DEPTH_FAMILIES", "optimum_depths", "N_VAL", "Verdict", "phase_sweep", "phase_cells",
@@ -42,7 +42,7 @@ __all__ = ["transfer_helps", "REPLICATES", "REPRESENTATION_SEEDS", "describe_rep
            "SELECTION_CANDIDATES", "SELECTION_SETTING", "SELECTION_N_VAL", "MNIST_SELECTION_VALUES",
            "mnist1d_selection", "selection_setting", "verdict_c4_across", "profile_sweep", "profile_bands",
            "depth_link", "evaluate_predictor", "held_out_predictor", "PROFILE_SEEDS", "PROFILE_PROBE",
-           "CLAIM_SWEEPS", "CLAIM_INPUTS", "claim_tables", "verdicts_from", "verdict_agreement", "claim_word",
+           "CLAIM_SWEEPS", "CLAIM_INPUTS", "claim_tables", "IMAGE_TARGETS", "IMAGE_N_TARGETS", "IMAGE_N_VAL", "images_sweep", "verdicts_from", "verdict_agreement", "claim_word",
            "VERDICT_WORDS", "OFTEN", "STATEMENTS", "SHORT", "CHAPTERS", "SWEEP_CHAPTERS", "recovered_table", "least_recovered", "mnist1d_setting", "scratch_accuracy", "scratch_on_validation", "family_winners", "freezing_sweep", "phase_verdicts",
            "FDR_Q", "C3_ALPHA", "C4_ALPHA", "verdict_c4_benchmarks", "TIE_RULES", "ALTERNATIVES", "JUDGES", "replicate_subsets", "robustness", "robustness_summary", "robustness_table",
            "c2_tests", "c2_controlled_text", "C1_ALPHA",

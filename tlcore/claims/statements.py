@@ -30,4 +30,4 @@ SWEEP_CHAPTERS = {"phase_teacher_mix": "transfer depth (C1, C2)", "phase_feature
                   "deep_teacher_mix": "transfer depth (L = 8 blocks)",
                   "representations": "representations (C3, teacher)",
                   "representations_chmm": "representations (C3, hidden manifold)", "selection": "source selection (C4)",
-                  "selection_mnist1d": "real data (C4)"}
+                  "selection_mnist1d": "real data (C4)", "images": "images (C1, C2)"}

@@ -14,7 +14,7 @@ from ..transfer import all_protocols, candidate_protocols
 __all__ = ["REPLICATES", "replicates", "describe_replicates", "PHASE_GRID", "phase_grid", "DEEP_GRID", "deep_sweep", "N_VAL", "STOPPING_CHECKPOINTS", "phase_sweep", "representation_sweep", "chmm_representation_sweep", "CHMM_REPRESENTATION_VALUES", "SELECTION_MEASURES",
            "SELECTION_CANDIDATES", "CALIBRATION_CANDIDATES", "calibration_sweep", "SELECTION_SETTING", "SELECTION_N_VAL", "MNIST_SELECTION_VALUES",
            "selection_sweep", "mnist1d_selection", "freezing_sweep", "REPRESENTATION_SEEDS", "PROFILE_SEEDS", "PROFILE_PROBE", "profile_sweep",
-           "CLAIM_SWEEPS", "CLAIM_INPUTS", "claim_tables"]
+           "CLAIM_SWEEPS", "CLAIM_INPUTS", "claim_tables", "IMAGE_TARGETS", "IMAGE_N_TARGETS", "IMAGE_N_VAL", "images_sweep"]
 
 # Replicates of every claim sweep: (task instances, training seeds per instance), by scale. A task
 # instance is a fresh draw of the family's features and teacher (task_seed); each has seeds of its own
@@ -230,6 +230,25 @@ def mnist1d_selection(quick: bool = True, seeds: int | None = None, values=tuple
                device=device, **training)
 
 
+# The images chapter's depth curves: MNIST source, two targets (other MNIST images; scikit-learn's
+# digits, a cross-dataset shift), every protocol of the ResNet-18 shape at these target sizes, with
+# IMAGE_N_VAL validation examples per seed. Fixed before the paper-scale curves were run.
+IMAGE_TARGETS = ("mnist", "digits")
+IMAGE_N_TARGETS = (20, 60, 200)
+IMAGE_N_VAL = 100
+
+
+def images_sweep(quick: bool = True, seeds: int | None = None, device: str = "auto", cache_dir=None,
+                 instances: int | None = None) -> pd.DataFrame:
+    """The images chapter's depth curves over task instances (each a fresh split of the MNIST
+    images into source and target, and fresh classes): every protocol of ``sizes(quick, "mnist")``'s
+    ResNet at :data:`IMAGE_N_TARGETS`, on both :data:`IMAGE_TARGETS`."""
+    training = sizes(quick, "mnist")
+    return run_replicated("depth", {"target": list(IMAGE_TARGETS)}, cache_dir or default_cache_dir(),
+                          *replicates(quick, instances, seeds), family="mnist", n_targets=list(IMAGE_N_TARGETS),
+                          protocols=all_protocols(training["depth"]), n_val=IMAGE_N_VAL, device=device, **training)
+
+
 PROFILE_SEEDS = 2  # per task instance: the first seeds of each instance of the phase diagram
 
 
@@ -269,6 +288,7 @@ CLAIM_SWEEPS = {
     "phase_teacher_mix_lr0.1": lambda quick, device: phase_sweep("teacher_mix", quick, transferred_lr_scale=0.1,
                                                                  device=device),
     "deep_teacher_mix": lambda quick, device: deep_sweep(quick, device=device),
+    "images": lambda quick, device: images_sweep(quick, device=device),
 }
 
 
