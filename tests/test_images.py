@@ -230,3 +230,22 @@ def _task(x, y):
 def test_modules_without_findable_blocks_are_refused(module, message):
     with pytest.raises(ValueError, match=message):
         as_block_model(module)
+
+
+# --- the images sweep (the chapter's curves, shipped at paper scale) ------------------------------------
+
+def test_images_sweep_replicates_task_instances(tmp_path, monkeypatch):
+    """Each task instance is its own split of the images (its own source networks and scores), both
+    targets and every protocol of the ResNet shape are trained, and the sweep is a shipped claim sweep."""
+    from tlcore import claims, presets
+
+    monkeypatch.setitem(presets.SIZES["mnist"], "quick",
+                        dict(width=2, depth=9, source_steps=20, steps=5, lr=3e-3, batch_size=8))
+    t = claims.images_sweep(True, seeds=1, instances=2, device="cpu", cache_dir=tmp_path, n_targets=(20,), n_val=20)
+    assert "images" in claims.CLAIM_SWEEPS
+    assert sorted(t.task_seed.unique()) == [0, 1] and set(t.target) == set(claims.IMAGE_TARGETS)
+    assert len(t) == 2 * 2 * 19 and t.groupby(["task_seed", "target"]).size().eq(19).all()
+    assert t.seed[t.task_seed == 0].nunique() == 1 and set(t.seed[t.task_seed == 0]).isdisjoint(t.seed[t.task_seed == 1])
+    source = t.groupby("task_seed").source_test_acc.first()
+    assert source[0] != source[1]  # a fresh split and fresh seeds: not the same source network
+    assert t.test_acc.between(0, 1).all()

@@ -239,14 +239,15 @@ IMAGE_N_VAL = 100
 
 
 def images_sweep(quick: bool = True, seeds: int | None = None, device: str = "auto", cache_dir=None,
-                 instances: int | None = None) -> pd.DataFrame:
+                 instances: int | None = None, n_targets=IMAGE_N_TARGETS, n_val: int = IMAGE_N_VAL) -> pd.DataFrame:
     """The images chapter's depth curves over task instances (each a fresh split of the MNIST
     images into source and target, and fresh classes): every protocol of ``sizes(quick, "mnist")``'s
-    ResNet at :data:`IMAGE_N_TARGETS`, on both :data:`IMAGE_TARGETS`."""
+    ResNet at ``n_targets`` target examples (``n_val`` validation examples per seed), on both
+    :data:`IMAGE_TARGETS`."""
     training = sizes(quick, "mnist")
     return run_replicated("depth", {"target": list(IMAGE_TARGETS)}, cache_dir or default_cache_dir(),
-                          *replicates(quick, instances, seeds), family="mnist", n_targets=list(IMAGE_N_TARGETS),
-                          protocols=all_protocols(training["depth"]), n_val=IMAGE_N_VAL, device=device, **training)
+                          *replicates(quick, instances, seeds), family="mnist", n_targets=list(n_targets),
+                          protocols=all_protocols(training["depth"]), n_val=n_val, device=device, **training)
 
 
 PROFILE_SEEDS = 2  # per task instance: the first seeds of each instance of the phase diagram
