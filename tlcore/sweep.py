@@ -13,6 +13,7 @@ from __future__ import annotations
 import ast
 import hashlib
 import itertools
+import json
 import os
 import time
 from concurrent.futures import Executor, ProcessPoolExecutor, as_completed
@@ -25,6 +26,7 @@ import torch
 from ._version import __version__
 from .cache import ResultsCache, config_key
 from .experiments import EXPERIMENTS, training_defaults
+from .experiments.source_cache import source_cache
 from .progress import bar as progress_bar
 from .validation import check_known, resolve_device
 
@@ -119,7 +121,9 @@ def _check_executor(executor) -> None:
 def _compute_cell(experiment: str, params: dict, cache_dir: str, key: str, config: dict) -> pd.DataFrame:
     """Run one cell and store it (on the worker, so a finished cell survives the driver)."""
     start = time.perf_counter()
-    table = EXPERIMENTS[experiment](**params)
+    salt = json.dumps({k: config[k] for k in ("device", "tlcore", "torch", "code")}, sort_keys=True)
+    with source_cache(Path(cache_dir).parent / "sources", salt):  # cells that share a source train it once
+        table = EXPERIMENTS[experiment](**params)
     ResultsCache(cache_dir).put(key, config, table, seconds=time.perf_counter() - start)
     return table
 

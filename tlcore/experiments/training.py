@@ -19,6 +19,7 @@ from ..tasks import Task
 from ..train import fit
 from ..transfer import BlockPlan, Protocol, initialise_target
 from .config import TrainingConfig, config_from, default_model_kind
+from .source_cache import cached_sources
 
 __all__ = ["train_fresh", "Run", "evaluate_protocols", "pretrain", "train_scratch"]
 
@@ -89,10 +90,16 @@ def evaluate_protocols(runs: Sequence[Run], protocols: Sequence, task: Task,
 
 def pretrain(task: Task, seeds: Sequence[int], family: str = "", **training
              ) -> tuple[list[BlockModel], np.ndarray]:
-    """One source network per seed trained on the whole ``task`` for ``source_steps``; models and test accs."""
+    """One source network per seed trained on the whole ``task`` for ``source_steps``; models and test accs.
+
+    Inside a sweep cell the batch is read from the source cache when another cell trained it
+    (:mod:`.source_cache`: the knob of a phase map moves the target only)."""
     cfg = config_from(training)
     kind = cfg.model if cfg.model != "auto" else default_model_kind(family)
-    return train_fresh(task, seeds, "source", cfg.source_steps, kind=kind, cfg=cfg)
+    return cached_sources(
+        task, seeds, kind, cfg, train=lambda: train_fresh(task, seeds, "source", cfg.source_steps, kind=kind, cfg=cfg),
+        build=lambda: [build_model(kind, seed=0, in_dim=task.in_dim, n_classes=task.n_classes, width=cfg.width,
+                                   depth=cfg.depth) for _ in seeds])
 
 
 def train_scratch(task: Task, like: BlockModel, seeds: Sequence[int], subsets: Sequence | None = None,
