@@ -49,7 +49,7 @@ test: install browser
 
 # Re-execute every chapter in quick mode into tests/notebooks/ (the nbval references).
 reference-notebooks: install
-	for f in book/*.md; do n=$$(basename $$f .md); if grep -q "tags: \[parameters\]" $$f; then \
+	for f in book/*.md; do n=$$(basename $$f .md); if grep -qE "^:tags: \[.*parameters" $$f; then \
 	  $(PY) -m tlcore.book run $$n -o tests/notebooks/$$n.ipynb || exit 1; fi; done
 
 # The claim sweeps at paper sizes -> results/paper/*.parquet + provenance.json (shipped with the book).

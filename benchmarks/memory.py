@@ -1,8 +1,10 @@
 """Peak resident memory (and wall time) of a quick-mode depth sweep, of the kNN measures at N = 10,000
 and of RBF CKA at N = 20,000.
 
-Each job runs in its own process so that its peak is its own. Usage: python benchmarks/memory.py
+Each job runs in its own process so that its peak is its own.
+Usage: python benchmarks/memory.py [--json results/benchmarks/memory.json]
 """
+import argparse
 import subprocess
 import sys
 import textwrap
@@ -35,6 +37,10 @@ REPORT = """
 import resource, time
 print("PEAK_MB", resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, time.perf_counter() - _start)
 """
+parser = argparse.ArgumentParser()
+parser.add_argument("--json", help="also write the peaks with their machine and date to this file "
+                    "(results/benchmarks/memory.json is the record the book quotes)")
+args = parser.parse_args()
 peaks = {}
 for name, code in JOBS.items():
     # each job in a fresh interpreter that prints its own peak (KiB on Linux) and wall time
@@ -45,3 +51,7 @@ for name, code in JOBS.items():
     print(f"{name}: peak resident memory {mb:.0f} MB, {seconds:.1f} s")
 for name, mb in peaks.items():
     print(f"peak_rss_{name}_mb: {mb:.0f}")
+if args.json:
+    from tlcore.benchmark import benchmark_record, save_benchmark
+
+    save_benchmark(args.json, benchmark_record("memory", {f"peak_rss_{n}_mb": mb for n, mb in peaks.items()}, "cpu"))

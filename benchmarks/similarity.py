@@ -22,7 +22,7 @@ import numpy as np
 
 import torch
 
-from tlcore.benchmark import machine
+from tlcore.benchmark import benchmark_record, machine, save_benchmark
 from tlcore.cka import linear_cka
 from tlcore.neighbours import information_imbalance, neighbourhood_overlap
 from tlcore.validation import resolve_device
@@ -105,6 +105,8 @@ parser.add_argument("--sizes", type=int, nargs="+", default=[2000, 10000])
 parser.add_argument("--k", type=int, default=10)
 parser.add_argument("--repeats", type=int, default=3, help="each timing keeps the fastest of this many runs")
 parser.add_argument("--device", default="auto", help="where tlcore runs (auto: CUDA when present)")
+parser.add_argument("--json", help="also write the results with their machine and date to this file "
+                    "(results/benchmarks/similarity.json is the record the book quotes)")
 parser.add_argument("--reference", choices=["dadapy", "cpu"], default="dadapy",
                     help="what tlcore is compared with: DADApy, or tlcore on the CPU (e.g. on a GPU machine)")
 args = parser.parse_args()
@@ -132,3 +134,11 @@ for n in args.sizes:
     results[f"max_abs_diff_n{n}"] = max(abs(no - ref["no"]), *np.abs(np.subtract(ii, ref["ii"])), abs(cka - cka_np))
 for name, value in results.items():
     print(f"{name}: {value:.3g}")
+if args.json:
+    record = benchmark_record("similarity", results, args.device)
+    record["reference"] = args.reference
+    if args.reference == "dadapy":
+        record["dadapy"] = next(line.split("==")[1] for line in
+                                (ROOT / "tests" / "reference" / "requirements.txt").read_text().splitlines()
+                                if line.startswith("dadapy=="))
+    save_benchmark(args.json, record)

@@ -178,7 +178,7 @@ def advise(target: Task, sources: Mapping[str, BlockModel], *, top_sources: int 
 
     ``strategy="similarity"`` trains no candidate protocol: the best-ranked source's calibrated
     profile (``profile_measure``; the scratch networks of the other seeds serve as twins, untrained
-    networks as the floor, on all the target's training inputs) gives the protocol ``(d, 0)``
+    networks as the floor, on all the target's training inputs) gives the protocol ``(l, 0)``
     (:func:`tlcore.profiles.predict_protocol`; fine-tuned, the variant of lower regret on the
     transfer-depth chapter's maps), which alone is trained. It needs at least two seeds.
 

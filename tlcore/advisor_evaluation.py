@@ -63,7 +63,7 @@ def evaluate_advisor(family: str, knob: str, values: Sequence, task_seeds: Seque
             standard = float(table[(top_ranked, "F" * L)])
             rows.append({"family": family, "task_seed": task_seed, "n_target": n_target,
                          "strategy": strategy if strategy == "similarity" else f"{strategy} ({kind})",
-                         "advice_source": rec["source"], "advice_plan": rec["plan"], "best_source": best_key[0],
+                         "advice_source": rec["source"] or "none (scratch)", "advice_plan": rec["plan"], "best_source": best_key[0],
                          "best_plan": best_key[1], "advice_acc": chosen, "best_acc": best, "standard_acc": standard,
                          "scratch_acc": scratch, "regret": best - chosen, "standard_regret": best - standard,
                          "scratch_regret": best - scratch, "within_1pt": best - chosen <= 0.01,

@@ -8,6 +8,7 @@ from __future__ import annotations
 import copy
 import platform
 import time
+from pathlib import Path
 
 import torch
 import torch.nn.functional as F
@@ -16,7 +17,8 @@ from .models import MLP
 from .train import BatchStream, fit
 from .validation import resolve_device
 
-__all__ = ["machine", "matmul_gflops", "loop_fit", "compare_training", "training_rate"]
+__all__ = ["machine", "matmul_gflops", "loop_fit", "compare_training", "training_rate", "BENCHMARK_RESULTS",
+           "benchmark_record", "save_benchmark", "shipped_benchmark"]
 
 
 def machine(device="auto") -> str:
@@ -131,3 +133,38 @@ def training_rate(width: int, depth: int = 4, n_targets=(10, 20, 40, 80, 160, 32
                                  device=dev, **record), dev)
     return {"width": width, "depth": depth, "networks": len(models), "seconds": seconds,
             "networks_per_second": len(models) * steps / per_network_steps / seconds}
+
+
+# The benchmark scripts' results the book quotes: results/benchmarks/NAME.json, one record per script,
+# written by ``python benchmarks/NAME.py --json results/benchmarks/NAME.json`` (JSON, never pickle).
+BENCHMARK_RESULTS = Path(__file__).resolve().parents[1] / "results" / "benchmarks"
+
+
+def benchmark_record(name: str, results: dict, device="auto") -> dict:
+    """What a benchmark script saves: its results with where, when and with what they were measured."""
+    import sys
+    from datetime import datetime, timezone
+
+    from ._version import __version__
+
+    return {"benchmark": name, "machine": machine(device), "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            "tlcore": __version__, "torch": torch.__version__, "command": " ".join(["python", *sys.argv]),
+            "results": {k: float(v) for k, v in results.items()}}
+
+
+def save_benchmark(path, record: dict) -> None:
+    """Write a benchmark record atomically (an interrupted run leaves the previous file whole)."""
+    import json
+
+    from .files import write_atomic
+
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    write_atomic(path, (json.dumps(record, indent=2) + "\n").encode())
+
+
+def shipped_benchmark(name: str, folder=None) -> dict | None:
+    """The shipped record of benchmark ``name`` (``results/benchmarks/NAME.json``), or None."""
+    import json
+
+    path = Path(folder or BENCHMARK_RESULTS) / f"{name}.json"
+    return json.loads(path.read_text()) if path.exists() else None

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import ast
+import re
 import sys
 from pathlib import Path
 
@@ -30,11 +31,19 @@ class ChapterError(ValueError):
     """A problem with a chapter name, its parameters or its execution, said in one line."""
 
 
+# A chapter: a MyST notebook whose parameters cell is tagged ``parameters`` (among other tags, e.g. hide-input).
+_PARAMETERS_TAG = re.compile(r"^:tags: \[[^\]]*\bparameters\b[^\]]*\]", re.MULTILINE)
+
+
+def _is_chapter(path: Path) -> bool:
+    return bool(_PARAMETERS_TAG.search(path.read_text()))
+
+
 def find_book(start: str | Path | None = None) -> Path:
     """The folder of chapters: ``start`` (or the working directory) if it holds them, else its ``book/``."""
     start = Path(start) if start is not None else Path.cwd()
     for folder in (start, start / "book"):
-        if folder.is_dir() and any("tags: [parameters]" in p.read_text() for p in folder.glob("*.md")):
+        if folder.is_dir() and any(_is_chapter(p) for p in folder.glob("*.md")):
             return folder
     raise ChapterError(f"no chapters found in {str(start)!r} or its book/ folder; run from the root of a "
                        "checkout of the book or pass --book DIR")
@@ -44,7 +53,7 @@ def chapters(book: str | Path | None = None) -> dict[str, Path]:
     """Executable chapters (MyST notebooks with a ``parameters`` cell), by hyphenated name."""
     folder = find_book(book)
     return {path.stem.replace("_", "-"): path for path in sorted(folder.glob("*.md"))
-            if "tags: [parameters]" in path.read_text()}
+            if _is_chapter(path)}
 
 
 def _chapter(name: str, book) -> Path:

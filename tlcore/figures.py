@@ -273,7 +273,8 @@ def plot_plan_margins(margins: pd.DataFrame, knob: str, title: str = "", limit: 
     im = ax.imshow(grid, cmap="RdBu", vmin=-limit, vmax=limit, aspect="auto")
     for (i, j), v in np.ndenumerate(grid):
         if np.isfinite(v):
-            ax.text(j, i, f"{100 * v:+.0f}", ha="center", va="center", fontsize=7.5,
+            points = f"{100 * v:+.0f}"
+            ax.text(j, i, "0" if points in ("+0", "-0") else points, ha="center", va="center", fontsize=7.5,
                     color="white" if abs(v) > 0.6 * limit else "black")
     ax.set_yticks(range(grid.shape[0]), list(margins.index))
     ax.set_xticks(range(grid.shape[1]), [f"{v:g}\nn={n}" for v, n in margins.columns])
@@ -281,7 +282,7 @@ def plot_plan_margins(margins: pd.DataFrame, knob: str, title: str = "", limit: 
     ax.set_ylabel("plan (block 1 first)")
     ax.set_title(title, fontsize=10)
     bar = fig.colorbar(im, ax=ax, fraction=0.05, pad=0.02)
-    bar.ax.yaxis.set_major_formatter(plt.FuncFormatter(lambda v, _: f"{100 * v:+.0f}"))
+    bar.ax.yaxis.set_major_formatter(plt.FuncFormatter(lambda v, _: "0" if round(100 * v) == 0 else f"{100 * v:+.0f}"))
     bar.set_label("test accuracy minus the chosen\nprefix protocol's (points)")
     return fig
 

@@ -89,6 +89,12 @@ def within_correlation(depth, x, groups, n_perm: int = 2000, seed: int = 0) -> t
     return rho, (count + 1) / (n_perm + 1)
 
 
+def _p_text(p: float) -> str:
+    """A permutation p-value as read: three decimals, or one significant digit below 0.001 (the smallest
+    a run of 2,000 permutations can give is 0.0005, which three decimals would show as 0.000)."""
+    return f"p {p:.3f}" if p >= 0.001 else f"p {p:.1g}"
+
+
 def c1_by_family(tables: dict[str, pd.DataFrame], n_perm: int = 2000, seed: int = 0,
                  tie: str = "within noise") -> pd.DataFrame:
     """For each map and protocol family: the within-row correlation of depth with ``n_target`` and the
@@ -120,7 +126,7 @@ def verdict_c1_by_family(tables: dict[str, pd.DataFrame], n_perm: int = 2000, se
         rows = results[results[held]]
         if rows.empty:
             return f"with {what}: none of {len(results)} (map, family) tests"
-        named = ", ".join(f"{r.map} {r.family.split(' ')[0]} {getattr(r, rho):+.2f} (p {getattr(r, p):.3f})"
+        named = ", ".join(f"{r.map} {r.family.split(' ')[0]} {getattr(r, rho):+.2f} ({_p_text(getattr(r, p))})"
                           for r in rows.itertuples())
         return f"with {what}: {len(rows)} of {len(results)} ({named})"
 
