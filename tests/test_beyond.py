@@ -104,15 +104,15 @@ def test_held_out_predictor_compares_with_the_search_over_task_instances():
     rows = []
     for knob, offset in (("feature_mix", 0.0), ("teacher_mix", 0.01)):
         for method, base in (("validation search", 0.01), ("standard recipe (L, L)", 0.05), ("scratch (0, 0)", 0.08),
-                             ("similarity, linear_cka, (d, d)", 0.02 + offset), ("similarity, linear_cka, (d, 0)", 0.03 - offset)):
+                             ("similarity, linear_cka, (l, l)", 0.02 + offset), ("similarity, linear_cka, (l, 0)", 0.03 - offset)):
             per_seed = [base + 0.001 * i for i in range(10)]
             rows.append({"knob": knob, "method": method, "mean_regret": float(np.mean(per_seed)), "sem": 0.001,
                          "networks": 3, "per_seed": per_seed, "instance": [i // 2 for i in range(10)]})
     frame = pd.DataFrame(rows)
     evaluations = {k: g.drop(columns="knob").reset_index(drop=True) for k, g in frame.groupby("knob")}
     held = claims.held_out_predictor(evaluations).set_index(["map", "method"])
-    # each map reports the variant best on the other one: (d, 0) on teacher_mix's numbers for feature_mix
-    assert ("feature_mix", "similarity, linear_cka, (d, 0)") in held.index
-    assert ("teacher_mix", "similarity, linear_cka, (d, d)") in held.index
+    # each map reports the variant best on the other one: (l, 0) on teacher_mix's numbers for feature_mix
+    assert ("feature_mix", "similarity, linear_cka, (l, 0)") in held.index
+    assert ("teacher_mix", "similarity, linear_cka, (l, l)") in held.index
     assert held.loc[("feature_mix", "scratch (0, 0)"), "minus_search"] == pytest.approx(0.07)
     assert held.loc[("feature_mix", "scratch (0, 0)"), "vs_search"] == "worse"

@@ -45,7 +45,7 @@ def figure_slider(figures: Mapping[str, object], description: str = "", captions
     stack = w.Stack(images, selected_index=0)
     slider = w.SelectionSlider(options=labels, value=labels[0], description=description,
                                continuous_update=True, style={"description_width": "initial"},
-                               layout=w.Layout(width="560px"))
+                               layout=w.Layout(width="100%", max_width="720px"))
     w.jslink((slider, "index"), (stack, "selected_index"))
     caption = w.HTML(value=(captions or {}).get(labels[0], ""))
 

@@ -97,7 +97,7 @@ def evaluate_predictor(profiles: pd.DataFrame, table: pd.DataFrame, knob: str, m
     """Regret of the similarity-based protocol predictor against the alternatives, on one map.
 
     Per cell, the predictor transfers the blocks where the source matches the ``baseline`` (the
-    twin by default: all a user has) and freezes them, ``(d, d)``, or fine-tunes them, ``(d, 0)``.
+    twin by default: all a user has) and freezes them, ``(l, l)``, or fine-tunes them, ``(l, 0)``.
     The alternatives: the validation search over every candidate protocol, the standard recipe
     ``(L, L)`` and scratch. Statistics as the verdicts': the replicate units are the task instances
     (:func:`tlcore.stats.replicate_unit`), and both the search's choice and the yardstick it is
@@ -117,8 +117,8 @@ def evaluate_predictor(profiles: pd.DataFrame, table: pd.DataFrame, knob: str, m
                "scratch (0, 0)": ({k: (0, 0) for k in cells}, 1)}
     for measure in measures or sorted(profiles.measure.unique()):
         depths = _predicted_depths(profiles, knob, measure, baseline, level)
-        methods[f"similarity, {measure}, (d, d)"] = ({k: (int(d), int(d)) for k, d in depths.items()}, 3)
-        methods[f"similarity, {measure}, (d, 0)"] = ({k: (int(d), 0) for k, d in depths.items()}, 3)
+        methods[f"similarity, {measure}, (l, l)"] = ({k: (int(d), int(d)) for k, d in depths.items()}, 3)
+        methods[f"similarity, {measure}, (l, 0)"] = ({k: (int(d), 0) for k, d in depths.items()}, 3)
     rows = []
     for name, (choice, networks) in methods.items():
         r, units = _regrets(table, by, choice)
