@@ -1,8 +1,8 @@
 """Trained source networks kept on disk, so that the cells that share a source train it once.
 
-A phase map's knob moves the target task only: its 36 cells of one task instance pre-train the same
-source networks, and so do the other map, the learning-rate map, the surgical and real-data sweeps
-of the same family. Inside a sweep cell (:mod:`tlcore.sweep` names the folder), :func:`cached_sources`
+A phase map's knob moves the target task only: its cells of one task instance (one per knob value)
+pre-train the same source networks, and so do the other map's and the learning-rate map's cells of
+that instance; the surgical and real-data sweeps share theirs across knob values the same way. Inside a sweep cell (:mod:`tlcore.sweep` names the folder), :func:`cached_sources`
 stores each batch of source networks under a key made of everything that decides its numbers: the
 source task's data (hashed), the seeds in their order (batched training is not bitwise independent
 of the batch's composition, so the same seeds in another batch are another entry), the architecture
