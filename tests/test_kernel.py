@@ -6,8 +6,8 @@ import pandas as pd
 import pytest
 from scipy import stats as scipy_stats
 
-from tlcore.stats import (bootstrap, bootstrap_ci, compare, expanded_level, percentile_interval, resample_indices, sem,
-                          summary)
+from tlcore.stats import (bootstrap, bootstrap_ci, bootstrap_coverage, compare, expanded_level, mean_se_text,
+                          percentile_interval, resample_indices, sem, summary)
 
 
 def test_compare_matches_a_hand_computation():
@@ -142,9 +142,10 @@ def test_expanded_level_matches_hand_values_and_tends_to_the_plain_level():
 
 def test_expanded_percentiles_restore_coverage_with_five_task_instances():
     """With 5 task instances (the paper scale) the plain 95% percentile interval of the hierarchical
-    bootstrap covers the true mean in well under 90% of 400 simulated tables; the expanded one in
+    bootstrap covers the true mean in well under 90% of 300 simulated tables; the expanded one in
     90-99%. With 3 instances a percentile interval hardly reaches beyond the extreme instances, so even
-    the expanded one stays short of 90% (the quick scale is a demonstration, the paper scale the evidence)."""
+    the expanded one stays short of 90% (the quick scale is a demonstration, the paper scale the evidence).
+    Counted here with bootstrap_ci itself, independently of bootstrap_coverage, which must agree."""
     rng = np.random.default_rng(7)
     n_tables = 300
     for n_inst, expanded_bounds, plain_max in ((5, (0.90, 0.99), 0.89), (3, (0.65, 0.90), 0.80)):
@@ -161,6 +162,33 @@ def test_expanded_percentiles_restore_coverage_with_five_task_instances():
             expanded += ci.low <= 0.5 <= ci.high
         assert expanded_bounds[0] * n_tables <= expanded <= expanded_bounds[1] * n_tables, (n_inst, expanded)
         assert plain <= plain_max * n_tables and plain < expanded, (n_inst, plain, expanded)
+        study = bootstrap_coverage(n_inst, n_seeds=3, n_tables=n_tables, seed=1)
+        # two independent Monte Carlo estimates of one coverage: within 4 binomial SE of each other
+        for ours, theirs in ((study.plain, plain / n_tables), (study.expanded, expanded / n_tables)):
+            p = (ours + theirs) / 2
+            assert abs(ours - theirs) <= 4 * np.sqrt(2 * p * (1 - p) / n_tables), (n_inst, ours, theirs)
+
+
+def test_bootstrap_coverage_is_seeded_and_refuses_bad_sizes():
+    a = bootstrap_coverage(3, n_tables=20, n_boot=50, seed=4)
+    assert a == bootstrap_coverage(3, n_tables=20, n_boot=50, seed=4)
+    assert a.n_tables == 20 and 0 <= a.plain <= a.expanded <= 1  # the expanded interval contains the plain one
+    for bad in (dict(n_instances=1), dict(n_instances=2.5), dict(n_instances=3, n_seeds=0),
+                dict(n_instances=3, n_tables=0)):
+        with pytest.raises(ValueError, match="bootstrap_coverage"):
+            bootstrap_coverage(**bad)
+
+
+def test_mean_se_text_never_hides_a_small_error_or_signs_a_zero():
+    assert mean_se_text(0.0123, 0.0041) == "+0.012 ± 0.004"
+    assert mean_se_text(0.0321, 0.000447) == "+0.0321 ± 0.0004"  # not "± 0.000"
+    assert mean_se_text(0.5, 3e-9) == "+0.500000 ± 0.000000"  # at most 6 decimals
+    assert mean_se_text(-0.0001, 0.004) == "0.000 ± 0.004"  # a mean that rounds to zero has no sign
+    assert mean_se_text(0.0, 0.0) == "0"  # a protocol against itself
+    assert mean_se_text(0.25, 0.0) == "+0.250 ± 0.000"  # every replicate agrees: the SE is zero, shown as such
+    assert mean_se_text(0.81, 0.02, signed=False) == "0.810 ± 0.020"
+    assert mean_se_text(0.3, math.nan) == "+0.300" and mean_se_text(math.nan, 0.1) == "\u2014"
+    assert compare([0.1, 0.2], [0.1, 0.1]).text() == "+0.050 ± 0.050"
 
 
 def test_bootstrap_refuses_bad_arguments():

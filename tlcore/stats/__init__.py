@@ -8,16 +8,18 @@
 * :mod:`.crossfit`: the replicate units of a table, and winners chosen on one fold of replicates and
   scored on the other;
 * :mod:`.multiple`: one-sided p-values, the intersection-union test, BH and Holm across cells;
+* :mod:`.coverage`: how often those intervals cover a known mean, by simulation;
 * :mod:`.network_choice`: choices each network makes on its own validation data (early stopping,
   a training variant such as the transferred blocks' learning-rate scale).
 """
 from .bootstrap import Interval, bootstrap, bootstrap_ci, expanded_level, percentile_interval, resample_indices
+from .coverage import Coverage, bootstrap_coverage
 from .choice import (choose_on_validation, cross_fitted_choice, optimality_probability, paired_difference,
                      winner_significance)
 from .crossfit import MIN_INSTANCES, cross_fitted_winners, fold_of, replicate_clusters, replicate_unit
 from .network_choice import STOPPED_COLUMNS, choose_variant, early_stopped
 from .multiple import benjamini_hochberg, holm, intersection_union, one_sided_p
-from .kernel import WORDS, Comparison, compare, sem, significant, summary
+from .kernel import WORDS, Comparison, compare, mean_se_text, sem, significant, summary
 from .ranks import tie_aware_ranks, tied_with_best, within_noise
 from .tables import PROTOCOL, SEED, ProtocolKey
 
@@ -27,4 +29,4 @@ __all__ = ["paired_difference", "choose_on_validation", "cross_fitted_choice", "
            "PROTOCOL", "SEED", "ProtocolKey", "within_noise", "benjamini_hochberg", "holm",
            "intersection_union", "one_sided_p", "cross_fitted_winners", "fold_of",
            "MIN_INSTANCES", "replicate_unit", "replicate_clusters", "STOPPED_COLUMNS", "early_stopped",
-           "choose_variant"]
+           "choose_variant", "mean_se_text", "Coverage", "bootstrap_coverage"]

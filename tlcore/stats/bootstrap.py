@@ -7,13 +7,13 @@ the rows so drawn. :func:`bootstrap_ci` is the one-level case over the rows of a
 interval goes through :func:`percentile_interval`, so the percentiles are never typed elsewhere.
 
 With few independent units (3-5 task instances) the plain percentile interval is too narrow: it
-ignores that the spread is itself estimated from a handful of units (in simulation, about 75% coverage
-of a nominal 95% with 3 instances and 86% with 5). Given the number of units ``n``, the percentiles are
+ignores that the spread is itself estimated from a handful of units (:func:`tlcore.stats.bootstrap_coverage`
+measures by how much). Given the number of units ``n``, the percentiles are
 therefore taken at the *expanded* level of Hesterberg (2015, "What teachers should know about the
 bootstrap", The American Statistician 69(4)): the tail probability 2 Phi(-sqrt(n/(n-1)) t_{n-1}),
 which matches the t interval's width for a mean and tends to the plain level as n grows. A
 percentile hardly reaches beyond the most extreme unit, so with 3 units even the expanded interval
-covers about 82% in the same simulation: the book's evidence is the paper scale (5 instances).
+stays short of its level: the book's evidence is the paper scale (5 instances).
 """
 from __future__ import annotations
 
