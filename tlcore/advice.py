@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .stats import significant
+from .stats import mean_se_text, significant
 
 __all__ = ["Advice", "FORMAT_VERSION"]
 
@@ -94,7 +94,7 @@ class Advice:
             if margin is None or not np.isfinite(margin):
                 continue
             verdict = "" if significant(margin, sem, r["n_seeds"]) else " (within noise)"
-            lines.append(f"  {margin:+.3f} ± {sem:.3f} over {label}{verdict}")
+            lines.append(f"  {mean_se_text(margin, sem)} over {label}{verdict}")
         if "test_acc" in r:
             lines.append(f"  test accuracy after refitting on all the training data: {r['test_acc']:.3f}")
         return "\n".join(lines)

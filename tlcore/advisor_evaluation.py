@@ -92,4 +92,4 @@ def regret_comparison(a, b) -> str:
     or ``"better than"``, with the difference and its SE)."""
     d = compare(list(a), list(b))
     side = {"tie": "within noise of", "higher": "worse than", "lower": "better than"}[d.word]
-    return f"{side} ({d.mean:+.3f} ± {d.sem:.3f} in regret)"
+    return f"{side} ({d.text()} in regret)"

@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from ..stats import benjamini_hochberg, intersection_union, one_sided_p, replicate_unit
+from ..stats import benjamini_hochberg, intersection_union, mean_se_text, one_sided_p, replicate_unit
 from .cells import held_out_differences, held_out_winners, protocol_tables
 from .verdict import Verdict, claim_word
 
@@ -41,9 +41,9 @@ def verdict_c2(cells: dict[str, pd.DataFrame]) -> Verdict:
         if "example" in e:
             x = e["example"]
             text += (f" (strongest: {knob}={x[knob]:g}, n_target={x['n_target']}, protocol {x['protocol']}, "
-                     f"{x['over_scratch'][0]:+.3f} ± {x['over_scratch'][1]:.3f} over scratch, "
-                     f"{x['over_standard'][0]:+.3f} ± {x['over_standard'][1]:.3f} over (L, L), "
-                     f"{x['over_fine_tune'][0]:+.3f} ± {x['over_fine_tune'][1]:.3f} over (L, 0))")
+                     f"{mean_se_text(*x['over_scratch'])} over scratch, "
+                     f"{mean_se_text(*x['over_standard'])} over (L, L), "
+                     f"{mean_se_text(*x['over_fine_tune'])} over (L, 0))")
         parts.append(text)
     key = ", ".join(f"{e['c2_cells']} of {e['cells']} cells ({knob})" for knob, e in numbers.items())
     return Verdict("C2", verdict, "; ".join(parts), numbers, key)

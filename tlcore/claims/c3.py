@@ -6,7 +6,7 @@ import pandas as pd
 
 import numpy as np
 
-from ..stats import compare, holm, intersection_union, one_sided_p, replicate_clusters
+from ..stats import compare, holm, intersection_union, mean_se_text, one_sided_p, replicate_clusters
 from .verdict import Verdict, claim_word, verdict_across
 
 __all__ = ["verdict_c3", "verdict_c3_across", "verdict_c3_families", "C3_FAMILIES", "C3_ALPHA", "CONTROLS"]
@@ -66,15 +66,14 @@ def verdict_c3(table: pd.DataFrame, knob: str = "alpha", measure: str = "linear_
     b_holds = bool(held.any())
     verdict = claim_word(int(a_holds) + int(b_holds), 2)
     text = (f"last-block {measure} between the source network and a plenty-data target network changes by "
-            f"{-drop:+.3f} ± {drop_sem:.3f} from {knob}={near:g} to {knob}={far:g}")
+            f"{mean_se_text(-drop, drop_sem)} from {knob}={near:g} to {knob}={far:g}")
     key = (f"last-block {measure} falls {drop:.2f} ± {drop_sem:.2f}, "
            f"{'an' if b_holds else 'no'} earlier block beats the last and generic features")
     if best is not None:
         m = best[3]
         text += (f"; the strongest earlier block: block {best[1]} at {knob}={best[0]:g}, probe accuracy "
-                 f"{m['last'].mean:+.3f} ± {m['last'].sem:.3f} over the last block, {m['untrained'].mean:+.3f} ± "
-                 f"{m['untrained'].sem:.3f} over the same block untrained, {m['inputs'].mean:+.3f} ± "
-                 f"{m['inputs'].sem:.3f} over the raw inputs; {int(held.sum())} of {len(tests)} (source, earlier "
+                 f"{m['last'].text()} over the last block, {m['untrained'].text()} over the same block "
+                 f"untrained, {m['inputs'].text()} over the raw inputs; {int(held.sum())} of {len(tests)} (source, earlier "
                  f"block) tests hold under Holm at {C3_ALPHA:g}")
     return Verdict("C3", verdict, text, {"drop": (drop, drop_sem), "earlier_block": best, "a": a_holds,
                                          "b": b_holds}, key)

@@ -23,7 +23,7 @@ from typing import NamedTuple, Sequence
 import numpy as np
 import pandas as pd
 
-__all__ = ["sem", "Comparison", "compare", "summary", "WORDS", "significant"]
+__all__ = ["sem", "Comparison", "compare", "summary", "WORDS", "significant", "mean_se_text"]
 
 WORDS = ("higher", "lower", "tie")  # the only verdict words a comparison gives
 
@@ -40,6 +40,27 @@ def significant(mean: float, se: float, n: int) -> bool:
     return bool(n >= 2 and math.isfinite(mean) and math.isfinite(se) and abs(mean) > 2 * se)
 
 
+def mean_se_text(mean: float, se: float = math.nan, digits: int = 3, signed: bool = True) -> str:
+    """``+0.012 ± 0.004`` as the book prints a mean and its SE.
+
+    A positive SE too small for ``digits`` gets the decimals that show its first significant digit
+    (at most 6), so a tight interval never reads "± 0.000"; a mean that rounds to zero has no sign;
+    an exact zero with zero spread (a protocol compared with itself) is "0"; an unknown SE is left
+    out; a missing mean is an em dash.
+    """
+    if mean is None or not math.isfinite(mean):
+        return "\u2014"
+    if mean == 0 and se == 0:
+        return "0"
+    if math.isfinite(se) and se > 0:
+        while round(se, digits) == 0 and digits < 6:
+            digits += 1
+    text = f"{mean:{'+' if signed else ''}.{digits}f}"
+    if float(text) == 0:
+        text = text.lstrip("+-")
+    return text if not math.isfinite(se) else f"{text} ± {se:.{digits}f}"
+
+
 class Comparison(NamedTuple):
     """``a - b`` over paired replicates: mean, SE (NaN when n < 2), n and the verdict word."""
     mean: float
@@ -52,10 +73,8 @@ class Comparison(NamedTuple):
         return self.word != "tie"
 
     def text(self, digits: int = 3) -> str:
-        """``+0.012 ± 0.004`` (the SE is omitted when it is unknown)."""
-        if not math.isfinite(self.sem):
-            return f"{self.mean:+.{digits}f}"
-        return f"{self.mean:+.{digits}f} ± {self.sem:.{digits}f}"
+        """``+0.012 ± 0.004`` (:func:`mean_se_text`; the SE is omitted when it is unknown)."""
+        return mean_se_text(self.mean, self.sem, digits)
 
 
 def _differences(a, b) -> np.ndarray:
