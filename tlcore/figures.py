@@ -68,7 +68,9 @@ def plot_depth_curves(table: pd.DataFrame, title: str = "", ax=None, ylim=None, 
     else:
         fig = ax.figure
     sizes_ = sorted(n_targets) if n_targets is not None else sorted(s.n_target.unique())
-    palette = dict(zip(sizes_, plt.cm.viridis(np.linspace(0, 0.8, len(sizes_)))))
+    # target sizes have their own scale (viridis is the transfer depth's, plasma the knobs'); turbo keeps
+    # the nine paper-scale sizes apart, where a sequential map left n = 640-2560 in similar greens
+    palette = dict(zip(sizes_, plt.cm.turbo(np.linspace(0.05, 0.95, len(sizes_)))))
     for n, g in s.groupby("n_target"):
         colour = palette[n]
         for frozen, style in ((False, "-"), (True, "--")):

@@ -46,7 +46,7 @@ def verdict_freezing(table: pd.DataFrame, knob: str) -> Verdict:
 # hidden-manifold maps of the transfer-depth chapter, name -> (knob, short label).
 FREEZING_MAPS = {"phase_teacher_mix": ("teacher_mix", "teacher_mix map"),
                  "phase_feature_mix": ("feature_mix", "feature_mix map"),
-                 "deep_teacher_mix": ("teacher_mix", "L = 8")}
+                 "deep_teacher_mix": ("teacher_mix", "deeper network")}
 
 
 def verdict_freezing_maps(tables: dict) -> Verdict:

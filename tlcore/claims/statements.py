@@ -27,7 +27,7 @@ CHAPTERS = {"C1": ["transfer_depth"], "C2": ["transfer_depth"], "C3": ["represen
 # claim sweep -> the chapter that reads it, as the scale chapter names it
 SWEEP_CHAPTERS = {"phase_teacher_mix": "transfer depth (C1, C2)", "phase_feature_mix": "transfer depth (C1, C2)",
                   "phase_teacher_mix_lr0.1": "transfer depth (learning rate)",
-                  "deep_teacher_mix": "transfer depth (L = 8 blocks)",
+                  "deep_teacher_mix": "transfer depth (deeper network)",
                   "representations": "representations (C3, teacher)",
                   "representations_chmm": "representations (C3, hidden manifold)", "selection": "source selection (C4)",
                   "selection_mnist1d": "real data (C4)", "images": "images (C1, C2)"}
