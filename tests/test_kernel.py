@@ -197,3 +197,21 @@ def test_bootstrap_refuses_bad_arguments():
         bootstrap(lambda x: x.v.mean(), t, ["task_seed"])
     with pytest.raises(ValueError, match="n_boot"):
         bootstrap(lambda x: x.v.mean(), t, ["seed"], n_boot=0)
+
+
+def test_bootstrap_ci_vectorised_mean_equals_the_resample_by_resample_mean():
+    """The fast path (np.mean over one index matrix) gives bit-for-bit the interval of the general
+    path (the statistic called on each resample), balanced clusters, plain rows and NaN alike."""
+    rng = np.random.default_rng(11)
+    for n, clusters in ((9, None), (12, np.repeat(np.arange(4), 3)), (10, np.repeat(np.arange(5), 2))):
+        x = rng.normal(size=n) * 7.3
+        fast = bootstrap_ci(x, n_boot=500, seed=3, clusters=clusters)
+        slow = bootstrap_ci(x, stat=lambda v: np.mean(v), n_boot=500, seed=3, clusters=clusters)
+        assert fast == slow
+    x = np.array([0.1, np.nan, 0.3, 0.4, 0.2, 0.5])
+    np.testing.assert_array_equal(bootstrap_ci(x, n_boot=300, seed=1),  # NaN estimate, the NaN resamples dropped
+                                  bootstrap_ci(x, stat=lambda v: np.mean(v), n_boot=300, seed=1))
+    unbalanced = np.array([0, 0, 0, 1, 2, 2])  # resamples of different lengths: the general path
+    y = rng.normal(size=6)
+    assert bootstrap_ci(y, n_boot=300, seed=2, clusters=unbalanced) == bootstrap_ci(
+        y, stat=lambda v: np.mean(v), n_boot=300, seed=2, clusters=unbalanced)
