@@ -1,4 +1,5 @@
 """Sweeps that survive: resume after SIGKILL, corrupt cache files, Dask, determinism, validation."""
+import os
 import signal
 import subprocess
 import sys
@@ -7,6 +8,7 @@ import time
 from pathlib import Path
 
 import pytest
+import torch
 
 from tlcore.cache import CorruptCacheWarning
 from tlcore.sweep import run
@@ -104,6 +106,8 @@ def test_thread_and_spawn_process_pools_give_the_same_table(reference, tmp_path)
         assert run("depth", GRID, tmp_path / "threads", executor=pool, **SMALL).equals(reference)
     with process_pool(2) as pool:
         assert run("depth", GRID, tmp_path / "processes", executor=pool, **SMALL).equals(reference)
+        # each worker uses its share of the cores, not one thread per core (oversubscribed, 3x slower)
+        assert pool.submit(torch.get_num_threads).result() == max(1, (os.cpu_count() or 1) // 2)
 
 
 def test_fork_process_pool_is_refused_before_any_work(tmp_path):

@@ -99,11 +99,23 @@ def default_cache_dir() -> Path:
     return Path(os.environ.get("TLCORE_CACHE_DIR", Path.home() / ".cache" / "tlcore"))
 
 
+def _share_cores(threads: int) -> None:
+    """Worker initializer: torch's intra-op threads for this worker's share of the cores."""
+    torch.set_num_threads(threads)
+
+
 def process_pool(max_workers: int | None = None) -> ProcessPoolExecutor:
-    """A process pool that is safe with torch and numba: workers are spawned, never forked."""
+    """A process pool that is safe with torch and numba: workers are spawned, never forked.
+
+    Each worker gets its share of the cores for torch's threads: left at torch's default, every
+    worker starts one thread per core, and on 2 cores two workers ran a phase map 3 times slower
+    than one process (the tables are the same either way)."""
     import multiprocessing
 
-    return ProcessPoolExecutor(max_workers, mp_context=multiprocessing.get_context("spawn"))
+    workers = max_workers or os.cpu_count() or 1
+    threads = max(1, (os.cpu_count() or 1) // workers)
+    return ProcessPoolExecutor(max_workers, mp_context=multiprocessing.get_context("spawn"),
+                               initializer=_share_cores, initargs=(threads,))
 
 
 def _check_executor(executor) -> None:
