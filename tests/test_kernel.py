@@ -6,8 +6,8 @@ import pandas as pd
 import pytest
 from scipy import stats as scipy_stats
 
-from tlcore.stats import (bootstrap, bootstrap_ci, bootstrap_coverage, compare, expanded_level, mean_se_text,
-                          percentile_interval, resample_indices, sem, summary)
+from tlcore.stats import (bootstrap, bootstrap_ci, bootstrap_coverage, compare, compare_columns, expanded_level,
+                          mean_se_text, percentile_interval, resample_indices, sem, summary)
 
 
 def test_compare_matches_a_hand_computation():
@@ -215,3 +215,21 @@ def test_bootstrap_ci_vectorised_mean_equals_the_resample_by_resample_mean():
     y = rng.normal(size=6)
     assert bootstrap_ci(y, n_boot=300, seed=2, clusters=unbalanced) == bootstrap_ci(
         y, stat=lambda v: np.mean(v), n_boot=300, seed=2, clusters=unbalanced)
+
+
+def test_compare_columns_gives_compare_bit_for_bit():
+    """The one-pass comparison of many columns is the column-by-column compare, to the last bit:
+    with and without clusters, with NaN and inf replicates, a cluster with no finite value, and
+    Series clusters that must be aligned."""
+    rng = np.random.default_rng(5)
+    index = pd.Index(range(12), name="seed")
+    a = pd.Series(rng.normal(size=12) * 0.1 + 0.7, index=index)
+    others = pd.DataFrame(rng.normal(size=(12, 6)) * 0.1 + 0.65, index=index, columns=list("uvwxyz"))
+    others.iloc[[1, 5], 2] = np.nan
+    others.iloc[3, 4] = np.inf
+    others.iloc[9:12, 5] = np.nan  # the last cluster of column z has no finite difference
+    clusters = np.repeat([2, 0, 1, 3], 3)
+    for cl in (None, clusters, pd.Series(clusters, index=index).iloc[::-1]):
+        assert compare_columns(a, others, cl) == [compare(a, others[c], cl) for c in others.columns]
+    with pytest.raises(ValueError, match="cluster labels"):
+        compare_columns(a, others, clusters[:5])

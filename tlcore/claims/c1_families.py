@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats as scipy_stats
 
-from ..stats import compare, holm, replicate_clusters
+from ..stats import compare_columns, holm, replicate_clusters
 from ..transfer import PROTOCOL_FAMILIES
 from .cells import protocol_tables
 from .verdict import Verdict, claim_word
@@ -54,7 +54,9 @@ def family_depths(table: pd.DataFrame, knob: str, tie: str = "within noise") -> 
         for family, keep in PROTOCOL_FAMILIES.items():
             members = [p for p in val.columns if keep(p[0], p[1], L)]
             best = max(members, key=lambda p: val[p].mean())
-            near = [p for p in members if p == best or compare(val[best], val[p], clusters).word == "tie"]
+            rivals = [p for p in members if p != best]
+            tied = {p: c.word == "tie" for p, c in zip(rivals, compare_columns(val[best], val[rivals], clusters))}
+            near = [p for p in members if p == best or tied[p]]
             depths = [_depth_of(family, t, f) for t, f in ([best] if tie == "arg-max" else near)]
             depth = min(depths) if tie == "shallowest" else max(depths) if tie == "deepest" else np.mean(depths)
             rows.append({knob: value, "n_target": n, "family": family, "depth": float(depth)})

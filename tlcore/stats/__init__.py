@@ -19,13 +19,13 @@ from .choice import (choose_on_validation, cross_fitted_choice, optimality_proba
 from .crossfit import MIN_INSTANCES, cross_fitted_winners, fold_of, replicate_clusters, replicate_unit
 from .network_choice import STOPPED_COLUMNS, choose_variant, early_stopped
 from .multiple import benjamini_hochberg, holm, intersection_union, one_sided_p
-from .kernel import WORDS, Comparison, compare, mean_se_text, sem, significant, summary
+from .kernel import WORDS, Comparison, compare, compare_columns, mean_se_text, sem, significant, summary
 from .ranks import tie_aware_ranks, tied_with_best, within_noise
 from .tables import PROTOCOL, SEED, ProtocolKey
 
 __all__ = ["paired_difference", "choose_on_validation", "cross_fitted_choice", "optimality_probability",
            "winner_significance", "tie_aware_ranks", "tied_with_best", "bootstrap_ci", "bootstrap",
-           "percentile_interval", "expanded_level", "resample_indices", "Interval", "Comparison", "compare", "sem", "significant", "summary", "WORDS",
+           "percentile_interval", "expanded_level", "resample_indices", "Interval", "Comparison", "compare", "compare_columns", "sem", "significant", "summary", "WORDS",
            "PROTOCOL", "SEED", "ProtocolKey", "within_noise", "benjamini_hochberg", "holm",
            "intersection_union", "one_sided_p", "cross_fitted_winners", "fold_of",
            "MIN_INSTANCES", "replicate_unit", "replicate_clusters", "STOPPED_COLUMNS", "early_stopped",

@@ -23,7 +23,7 @@ from typing import NamedTuple, Sequence
 import numpy as np
 import pandas as pd
 
-__all__ = ["sem", "Comparison", "compare", "summary", "WORDS", "significant", "mean_se_text"]
+__all__ = ["sem", "Comparison", "compare", "compare_columns", "summary", "WORDS", "significant", "mean_se_text"]
 
 WORDS = ("higher", "lower", "tie")  # the only verdict words a comparison gives
 
@@ -108,11 +108,33 @@ def compare(a, b=None, clusters: Sequence | None = None) -> Comparison:
         values = pd.Series(values[keep]).groupby(labels[keep], sort=True).mean().to_numpy()
     else:
         values = values[keep]
+    return _comparison(values)
+
+
+def _comparison(values: np.ndarray) -> Comparison:
+    """The rule applied to the finite differences (or cluster means) of one comparison."""
     if len(values) == 0:
         raise ValueError("compare: the two sides share no replicate with finite values")
     mean, se, n = float(values.mean()), sem(values), len(values)
     word = ("higher" if mean > 0 else "lower") if significant(mean, se, n) else "tie"
     return Comparison(mean, se, n, word)
+
+
+def compare_columns(a: pd.Series, others: pd.DataFrame, clusters: Sequence | None = None) -> list[Comparison]:
+    """:func:`compare` of ``a`` with each column of ``others``, in one pass: the same numbers, with
+    one grouping by cluster for all columns instead of one per column (a verdict makes thousands of
+    these comparisons). ``a`` and ``others`` share one index (else each column is compared alone)."""
+    if not a.index.equals(others.index):
+        return [compare(a, others[c], clusters) for c in others.columns]
+    values = a.to_numpy(dtype=float)[:, None] - others.to_numpy(dtype=float)
+    values = np.where(np.isfinite(values), values, np.nan)  # as compare: only finite differences count
+    if clusters is None:
+        return [_comparison(column[np.isfinite(column)]) for column in values.T]
+    labels = np.asarray(clusters.reindex(others.index) if isinstance(clusters, pd.Series) else clusters)
+    if len(labels) != len(values):
+        raise ValueError(f"compare: {len(labels)} cluster labels for {len(values)} replicates")
+    means = pd.DataFrame(values).groupby(labels, sort=True).mean().to_numpy()  # NaN skipped, as compare drops them
+    return [_comparison(column[np.isfinite(column)]) for column in means.T]
 
 
 def summary(table: pd.DataFrame, by: Sequence[str], value: str) -> pd.DataFrame:
