@@ -33,7 +33,7 @@ def describe_replicates(table: pd.DataFrame) -> str:
     per_instance = table.groupby("task_seed").seed.nunique() if "task_seed" in table.columns else None
     if per_instance is None or len(per_instance) == 1:
         return f"{table.seed.nunique()} seeds"
-    seeds = (f"{per_instance.iloc[0]} seeds" if per_instance.nunique() == 1
+    seeds = (f"{per_instance.iloc[0]} seed{'s' if per_instance.iloc[0] != 1 else ''}" if per_instance.nunique() == 1
              else f"{per_instance.min()} to {per_instance.max()} seeds")
     return f"{table.seed.nunique()} replicates ({len(per_instance)} task instances of {seeds})"
 
