@@ -31,8 +31,9 @@ def bootstrap_coverage(n_instances: int, n_seeds: int = 3, n_tables: int = 300, 
     """Coverage of the hierarchical bootstrap interval for a mean over ``n_instances`` task instances
     of ``n_seeds`` seeds each. Each table draws instance effects (sd ``instance_sd``) and seed noise
     (sd ``seed_sd``) around a known mean; both intervals come from the same resamples (instances,
-    then seeds within each drawn instance). Instance effects larger than the seed noise, as in the
-    sweeps, make the number of instances, not of networks, what sets the coverage."""
+    then seeds within each drawn instance). The defaults put most of the spread between instances,
+    the case in which the number of instances, not of networks, sets the coverage; the result is a
+    property of that simulated design, not a measurement on the book's sweeps."""
     if not isinstance(n_instances, (int, np.integer)) or n_instances < 2:
         raise ValueError(f"bootstrap_coverage: n_instances must be an integer >= 2, got {n_instances!r}")
     if not isinstance(n_seeds, (int, np.integer)) or n_seeds < 1:
