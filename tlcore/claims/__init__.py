@@ -29,7 +29,7 @@ from .deep import DEPTH_FAMILIES, optimum_depths
 from .freezing import FREEZING_MAPS, FREEZING_STATEMENT, verdict_freezing, verdict_freezing_maps
 from .robustness import ALTERNATIVES, JUDGES, replicate_subsets, robustness, robustness_summary, robustness_table
 from .statements import CHAPTERS, SHORT, STATEMENTS, SWEEP_CHAPTERS
-from .sweeps import (REPLICATES, REPRESENTATION_SEEDS, describe_replicates, replicates, CLAIM_INPUTS, CLAIM_SWEEPS, MNIST_SELECTION_VALUES, N_VAL, PHASE_GRID, phase_grid, DEEP_GRID, deep_sweep,
+from .sweeps import (REPLICATES, REPRESENTATION_SEEDS, describe_replicates, replicates, CLAIM_INPUTS, CLAIM_SWEEPS, MNIST_SELECTION_VALUES, MNIST_SELECTION_VARIANTS, N_VAL, PHASE_GRID, phase_grid, DEEP_GRID, deep_sweep,
                      PROFILE_PROBE, PROFILE_SEEDS, SELECTION_CANDIDATES, CALIBRATION_CANDIDATES, calibration_sweep, STOPPING_CHECKPOINTS, SELECTION_MEASURES, SELECTION_N_VAL,
                      SELECTION_SETTING, claim_tables, mnist1d_selection, phase_sweep, profile_sweep,
                      representation_sweep, chmm_representation_sweep, CHMM_REPRESENTATION_VALUES, selection_sweep,
@@ -39,7 +39,7 @@ from .verdict import VERDICT_WORDS, Verdict, claim_word, verdict_agreement
 __all__ = ["transfer_helps", "REPLICATES", "REPRESENTATION_SEEDS", "describe_replicates", "replicates", "PHASE_GRID", "phase_grid", "DEEP_GRID", "deep_sweep", "DEPTH_FAMILIES", "optimum_depths", "N_VAL", "Verdict", "phase_sweep", "phase_cells",
            "verdict_c1", "verdict_c2", "verdict_c3", "verdict_c3_across", "verdict_c3_families", "C3_FAMILIES", "chmm_representation_sweep", "CHMM_REPRESENTATION_VALUES", "verdict_c4", "C4_PREREGISTERED", "calibration_sweep", "CALIBRATION_CANDIDATES", "representation_sweep", "phase_cells_all_families",
            "freeze_or_tune", "FREEZING_FDR", "verdicts_agree", "selection_sweep", "SELECTION_MEASURES", "all_verdicts",
-           "SELECTION_CANDIDATES", "SELECTION_SETTING", "SELECTION_N_VAL", "MNIST_SELECTION_VALUES",
+           "SELECTION_CANDIDATES", "SELECTION_SETTING", "SELECTION_N_VAL", "MNIST_SELECTION_VALUES", "MNIST_SELECTION_VARIANTS",
            "mnist1d_selection", "selection_setting", "verdict_c4_across", "profile_sweep", "profile_bands",
            "depth_link", "evaluate_predictor", "held_out_predictor", "PROFILE_SEEDS", "PROFILE_PROBE",
            "CLAIM_SWEEPS", "CLAIM_INPUTS", "claim_tables", "IMAGE_TARGETS", "IMAGE_N_TARGETS", "IMAGE_N_VAL", "images_sweep", "verdicts_from", "verdict_agreement", "claim_word",
