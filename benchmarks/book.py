@@ -7,6 +7,7 @@ import argparse
 import contextlib
 import os
 import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -21,16 +22,19 @@ args = parser.parse_args()
 if args.keep and Path(args.keep).exists() and any(Path(args.keep).iterdir()):
     parser.error(f"--keep {args.keep}: the folder is not empty (the first build must start from nothing)")
 root = Path(__file__).resolve().parents[1]
+# the jupyter-book of this interpreter's environment (.venv/bin), found without activating it
+beside = Path(sys.executable).with_name("jupyter-book")
+jupyter_book = str(beside) if beside.exists() else "jupyter-book"
 commit = subprocess.run(["git", "-C", str(root), "describe", "--always", "--dirty"], capture_output=True,
                         text=True).stdout.strip()
 with (tempfile.TemporaryDirectory() if not args.keep else contextlib.nullcontext(args.keep)) as tmp:
     env = {**os.environ, "TLCORE_CACHE_DIR": f"{tmp}/sweeps"}
     start = time.perf_counter()
-    subprocess.run(["jupyter-book", "build", str(root), "--path-output", f"{tmp}/site"], check=True, env=env,
+    subprocess.run([jupyter_book, "build", str(root), "--path-output", f"{tmp}/site"], check=True, env=env,
                    capture_output=True)
     seconds = time.perf_counter() - start
     start = time.perf_counter()
-    subprocess.run(["jupyter-book", "build", str(root), "--path-output", f"{tmp}/site"], check=True, env=env,
+    subprocess.run([jupyter_book, "build", str(root), "--path-output", f"{tmp}/site"], check=True, env=env,
                    capture_output=True)
     again = time.perf_counter() - start
 print(f"book_build_s: {seconds:.0f}")
