@@ -175,3 +175,28 @@ def test_verdict_agreement_and_its_words():
     assert "same verdict" in paper.agreement_text(quick[0], paper_v[0])
     assert "a different verdict from quick mode's (partly)" in paper.agreement_text(quick[1], paper_v[1])
     assert json.dumps(table.to_dict())  # plain data
+
+
+def test_the_claim_sweeps_still_ask_for_the_shipped_cells_at_paper_scale(monkeypatch):
+    """A default of a claim sweep that changes (a grid, a variant list, the replicates) would make the
+    shipped tables answer another question than the code asks: every paper-scale cell the code
+    requests must have the parameters of the shipped cell in its place (the device aside)."""
+    from tlcore import sweep
+    from tlcore.cache.common import _plain
+
+    asked = []
+
+    def record(experiment, grid, cache_dir, executor=None, progress=None, **fixed):
+        asked.extend(sweep.cell_config(experiment, p)["params"] for p in sweep._cells(grid, fixed)[1])
+        out = pd.DataFrame({"seed": []})
+        out.attrs.update(computed=0, cached=0, cells=[])
+        return out
+
+    monkeypatch.setattr(sweep, "run", record)
+    record_ = paper.provenance()
+    for name, make in claims.CLAIM_SWEEPS.items():
+        asked.clear()
+        make(False, "cpu")
+        shipped = [c["config"]["params"] for c in record_["tables"][name]["cells"]]
+        plain = [{k: v for k, v in _plain(p).items() if k != "device"} for p in asked]
+        assert plain == [{k: v for k, v in p.items() if k != "device"} for p in shipped], name

@@ -236,8 +236,8 @@ def mnist1d_selection(quick: bool = True, seeds: int | None = None, values=tuple
     scale's :data:`MNIST_SELECTION_VARIANTS`; inside a list, None is the default (the training's own
     steps or learning rate, the target's own examples as the probe)."""
     given = {"scratch_steps": scratch_steps, "scratch_lr": scratch_lr, "n_probe": n_probe, "k": k, "aggregate": aggregate}
-    variants = {name: list(MNIST_SELECTION_VARIANTS["quick" if quick else "paper"][name] if v is None else v)
-                for name, v in given.items()}
+    variants = {name: list(MNIST_SELECTION_VARIANTS["quick" if quick else "paper"][name] if v is None else
+                           v if isinstance(v, (list, tuple)) else [v]) for name, v in given.items()}
     cnn = sizes(quick, "mnist1d")
     training = {key: v for key, v in cnn.items() if key != "num_samples"}
     protocols = [p for p in all_protocols(cnn["depth"]) if p.transfer_depth > 0]
